@@ -1,0 +1,90 @@
+package layers
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestParseActivation(t *testing.T) {
+	for _, name := range ActivationNames() {
+		a, err := ParseActivation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseActivation(a.String())
+		if err != nil || back != a {
+			t.Fatalf("%s: round trip gave %v, %v", name, back, err)
+		}
+	}
+	a, err := ParseActivation("shifted_tanh:0.5")
+	if err != nil || a.Kind != ShiftedTanh || a.Shift != 0.5 || a.String() != "shifted_tanh:0.5" {
+		t.Fatalf("shifted_tanh:0.5 → %+v %v", a, err)
+	}
+	if a, _ := ParseActivation("shifted_tanh"); a.Shift != DefaultShift {
+		t.Fatalf("default shift = %v", a.Shift)
+	}
+	for _, bad := range []string{"swish", "", "tanh:1", "shifted_tanh:x", "shifted_tanh:NaN"} {
+		_, err := ParseActivation(bad)
+		if err == nil {
+			t.Fatalf("%q should be rejected", bad)
+		}
+		if bad == "swish" && !strings.Contains(err.Error(), "lecun_tanh") {
+			t.Fatalf("error should list valid names: %v", err)
+		}
+	}
+	var cfg struct {
+		Act Activation `json:"act"`
+	}
+	if err := json.Unmarshal([]byte(`{"act":"softsign"}`), &cfg); err != nil || cfg.Act.Kind != Softsign {
+		t.Fatalf("json: %+v %v", cfg, err)
+	}
+}
+
+func TestActivationValuesAndBounds(t *testing.T) {
+	cases := []struct {
+		name         string
+		x, want      float64
+		lower, upper float64
+	}{
+		{"relu", -2, 0, 0, math.Inf(1)},
+		{"relu", 3, 3, 0, math.Inf(1)},
+		{"tanh", 0.5, math.Tanh(0.5), -1, 1},
+		{"lecun_tanh", 1, 1.7159 * math.Tanh(2.0/3), -1.7159, 1.7159},
+		{"softsign", -3, -0.75, -1, 1},
+		{"sigmoid", 0, 0.5, 0, 1},
+		{"hardtanh", 2.5, 1, -1, 1},
+		{"hardtanh", -0.25, -0.25, -1, 1},
+		{"identity", -7, -7, math.Inf(-1), math.Inf(1)},
+		{"shifted_tanh:2", 2, 0, -1, 1},
+		{"shifted_tanh:1", 0, math.Tanh(-1), -1, 1},
+	}
+	for _, c := range cases {
+		a := MustActivation(c.name)
+		if got := a.eval(c.x); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("%s(%v) = %v, want %v", c.name, c.x, got, c.want)
+		}
+		if l, u := a.Bounds(); l != c.lower || u != c.upper {
+			t.Errorf("%s bounds = [%v, %v], want [%v, %v]", c.name, l, u, c.lower, c.upper)
+		}
+	}
+	if MustActivation("relu").Bounded() || !MustActivation("softsign").Bounded() {
+		t.Fatal("Bounded is wrong")
+	}
+}
+
+func TestParsePlacement(t *testing.T) {
+	for i, name := range PlacementNames() {
+		p, err := ParsePlacement(name)
+		if err != nil || int(p) != i || p.String() != name {
+			t.Fatalf("%s → %v %v", name, p, err)
+		}
+	}
+	if _, err := ParsePlacement("after"); err == nil || !strings.Contains(err.Error(), "swapped") {
+		t.Fatalf("unknown placement error = %v", err)
+	}
+	if NoBN.HasBN() || !Swapped.HasBN() {
+		t.Fatal("HasBN is wrong")
+	}
+}
