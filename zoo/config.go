@@ -1,0 +1,41 @@
+package zoo
+
+import (
+	"fmt"
+
+	"github.com/bnzoo/bnzoo/layers"
+)
+
+// Config fully describes a model: a saved file's metadata holds it, so a file alone rebuilds its model.
+type Config struct {
+	Arch       string            `json:"arch"`
+	Classes    int               `json:"classes"`
+	InputShape [3]int            `json:"input_shape"` // channels, height, width
+	Activation layers.Activation `json:"activation"`
+	Placement  layers.Placement  `json:"placement"`
+	Seed       int64             `json:"seed"`
+}
+
+// Validate checks the config and returns one error naming the first bad field.
+func (c Config) Validate() error {
+	if _, ok := registry[c.Arch]; !ok {
+		return fmt.Errorf("unknown model %q (valid: %v)", c.Arch, Names())
+	}
+	if c.Classes < 2 {
+		return fmt.Errorf("model %s: classes must be at least 2, got %d", c.Arch, c.Classes)
+	}
+	for i, d := range c.InputShape {
+		if d < 1 {
+			return fmt.Errorf("model %s: input_shape[%d] must be positive, got %v", c.Arch, i, c.InputShape)
+		}
+	}
+	if c.Placement < layers.Conventional || c.Placement > layers.NoBN {
+		return fmt.Errorf("model %s: invalid placement %v", c.Arch, c.Placement)
+	}
+	return nil
+}
+
+// String is a short human-readable label, e.g. "vgg_mini tanh swapped".
+func (c Config) String() string {
+	return fmt.Sprintf("%s %s %s", c.Arch, c.Activation, c.Placement)
+}
