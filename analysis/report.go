@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/bnzoo/bnzoo/internal/atomicfile"
 )
 
 // ReportMeta describes the run a Report was measured on.
@@ -70,7 +71,7 @@ func (r *Report) checkFinite() error {
 // a temporary file in the same directory, syncs it and renames it over path,
 // so readers see either the old file or the complete new one. Errors name
 // the path; a NaN or infinite number is an error naming its field.
-func (r *Report) WriteJSON(path string) (err error) {
+func (r *Report) WriteJSON(path string) error {
 	if r == nil {
 		return fmt.Errorf("analysis: write report %s: nil report", path)
 	}
@@ -86,43 +87,8 @@ func (r *Report) WriteJSON(path string) (err error) {
 		return fmt.Errorf("analysis: write report %s: %w", path, err)
 	}
 	data = append(data, '\n')
-
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("analysis: write report %s: %w", path, err)
-	}
-	// Make the rename durable. Not every file system can sync a
-	// directory, and the report is already in place, so this is best
-	// effort.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
+	if err := atomicfile.Write(path, data); err != nil {
+		return fmt.Errorf("analysis: report: %w", err)
 	}
 	return nil
 }

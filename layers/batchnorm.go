@@ -114,6 +114,11 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 			op.invStd[k] = 1 / math.Sqrt(variance[k]+st.Eps)
 			st.Mean[k] = (1-st.Momentum)*st.Mean[k] + st.Momentum*op.mean[k]
 			st.Var[k] = (1-st.Momentum)*st.Var[k] + st.Momentum*variance[k]*unbias
+			if x.Dtype() == tensor.Float32 {
+				// A float32 model keeps float32 statistics, as PyTorch does, so that a saved F32 file holds
+				// them exactly.
+				st.Mean[k], st.Var[k] = float64(float32(st.Mean[k])), float64(float32(st.Var[k]))
+			}
 		}
 		st.Tracked++
 	} else {

@@ -1,0 +1,61 @@
+package train
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/layers"
+	"gorgonia.org/tensor"
+)
+
+// Analyse evaluates the model on split with every unit tapped and streams the activation outputs and what the next
+// layer receives into the analysis accumulators. It returns the per-layer report (meta is filled in with the
+// model's config and the measured accuracy) and the evaluation result.
+func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analysis.Options, dataset string) (*analysis.Report, EvalResult, error) {
+	probe, err := t.Model.Build(1, false, true)
+	if err != nil {
+		return nil, EvalResult{}, err
+	}
+	var specs []analysis.LayerSpec
+	for _, u := range probe.Taps.Units() {
+		lo, hi := u.Activation.Bounds()
+		specs = append(specs, analysis.LayerSpec{Name: u.Name, Activation: u.Activation.String(),
+			Placement: u.Placement.String(), Channels: u.Channels, Lower: lo, Upper: hi})
+	}
+	col, err := analysis.NewCollector(specs, opt)
+	if err != nil {
+		return nil, EvalResult{}, err
+	}
+	res, err := t.Evaluate(ctx, split, func(taps *layers.Taps, b *datasets.Batch) error {
+		for _, u := range taps.Units() {
+			act, err := taps.Value(u.Name, layers.ActivationOutput)
+			if err != nil {
+				return err
+			}
+			next, err := taps.Next(u.Name)
+			if err != nil {
+				return err
+			}
+			n, hw := b.N, act.Shape().TotalSize()/(b.N*u.Channels)
+			switch act.Dtype() {
+			case tensor.Float64:
+				err = col.AddFloat64(u.Name, act.Float64s(), next.Float64s(), n, hw)
+			default:
+				err = col.Add(u.Name, act.Float32s(), next.Float32s(), n, hw)
+			}
+			if err != nil {
+				return fmt.Errorf("analysis of %s: %w", u.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, res, err
+	}
+	c := t.Model.Config
+	rep := col.Report(analysis.ReportMeta{Model: c.Arch, Dataset: dataset, Activation: c.Activation.String(),
+		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples})
+	return rep, res, nil
+}
