@@ -179,4 +179,3 @@ func copyInto[T float32 | float64](dst []T, t *safetensors.Tensor) {
 		dst[i] = T(v)
 	}
 }
-

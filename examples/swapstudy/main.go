@@ -48,10 +48,10 @@ var errUsage = errors.New("usage")
 // options are the parsed flags.
 type options struct {
 	dataset, dataDir, model, activation, placements, out string
-	epochs, batch, trainSubset, testSubset           int
-	lr, momentum, weightDecay, delta, tau            float64
-	seed                                             int64
-	quiet                                            bool
+	epochs, batch, trainSubset, testSubset               int
+	lr, momentum, weightDecay, delta, tau                float64
+	seed                                                 int64
+	quiet                                                bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
