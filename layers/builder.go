@@ -87,6 +87,34 @@ func (b *Builder) Conv2d(x *G.Node, name string, out, k, stride, pad int, bias b
 	return AddChannelBias(y, bn)
 }
 
+// DepthwiseConv2d adds a k×k depthwise convolution named name (weight name+".weight", [C, 1, k, k], Kaiming normal
+// fan-out as torchvision computes it for grouped convs) and, when bias is true, name+".bias" (zeros).
+func (b *Builder) DepthwiseConv2d(x *G.Node, name string, k, stride, pad int, bias bool) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) != 4 {
+		return nil, fmt.Errorf("depthwise conv %q: input must be (N, C, H, W), got %v", name, s)
+	}
+	if k < 1 || stride < 1 || pad < 0 || s[2]+2*pad < k || s[3]+2*pad < k {
+		return nil, fmt.Errorf("depthwise conv %q: kernel %d, stride %d, padding %d do not fit input %v", name, k, stride, pad, s)
+	}
+	w, err := b.ParamNode(name+".weight", WeightParam, []int{s[1], 1, k, k}, KaimingNormalFanOut)
+	if err != nil {
+		return nil, err
+	}
+	y, err := DepthwiseConv2d(x, w, stride, pad)
+	if err != nil {
+		return nil, fmt.Errorf("depthwise conv %q: %w", name, err)
+	}
+	if !bias {
+		return y, nil
+	}
+	bn, err := b.ParamNode(name+".bias", BiasParam, []int{s[1]}, Constant(0))
+	if err != nil {
+		return nil, err
+	}
+	return AddChannelBias(y, bn)
+}
+
 // Dense adds y = x·Wᵀ + b for an (N, in) input, with W [out, in] and b [out] named name+".weight" and name+".bias",
 // both initialised as PyTorch's nn.Linear.
 func (b *Builder) Dense(x *G.Node, name string, out int) (*G.Node, error) {

@@ -147,3 +147,44 @@ func TestGradUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestGradSubsamplePad(t *testing.T) {
+	for _, c := range []struct{ h, stride, pad int }{{4, 2, 1}, {5, 2, 2}, {3, 1, 0}} {
+		checkFragment(t, true, []int{2, 2, c.h, c.h}, func(b *Builder, x *G.Node) (*G.Node, error) {
+			return SubsamplePad(x, c.stride, c.pad)
+		})
+	}
+}
+
+// TestGradResidualUnits checks a residual unit (the second conv of a basic block) in every placement, with an
+// identity shortcut and with the option-A shortcut, and a conv → BN projection.
+func TestGradResidualUnits(t *testing.T) {
+	for _, pl := range []Placement{Conventional, Swapped, NoBN} {
+		for _, kind := range []string{"identity", "option_a", "projection"} {
+			t.Run(pl.String()+"/"+kind, func(t *testing.T) {
+				checkFragment(t, true, []int{3, 2, 4, 4}, func(b *Builder, x *G.Node) (*G.Node, error) {
+					act := MustActivation("softsign")
+					stride, out := 1, 2
+					if kind != "identity" {
+						stride, out = 2, 4
+					}
+					h, err := b.ConvUnit(x, ConvUnit{Name: "c1", Out: out, Kernel: 3, Stride: stride, Pad: 1, Activation: act, Placement: pl})
+					if err != nil {
+						return nil, err
+					}
+					short := x
+					switch kind {
+					case "option_a":
+						short, err = SubsamplePad(x, 2, 1)
+					case "projection":
+						short, err = b.ConvBN(x, "sc", out, 1, 2, 0)
+					}
+					if err != nil {
+						return nil, err
+					}
+					return b.ResidualConvUnit(h, short, ConvUnit{Name: "c2", Out: out, Kernel: 3, Stride: 1, Pad: 1, Activation: act, Placement: pl})
+				})
+			})
+		}
+	}
+}

@@ -39,6 +39,7 @@ type UnitInfo struct {
 	Activation Activation
 	Placement  Placement
 	Channels   int
+	Shape      []int // the unit's output shape without the batch axis
 }
 
 // Taps collects units' intermediate values during forward passes. It reads them with gorgonia.Read, which copies

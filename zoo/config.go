@@ -13,7 +13,17 @@ type Config struct {
 	InputShape [3]int            `json:"input_shape"` // channels, height, width
 	Activation layers.Activation `json:"activation"`
 	Placement  layers.Placement  `json:"placement"`
-	Seed       int64             `json:"seed"`
+	// Width is the channel multiplier of the MobileNets (0 means 1); other architectures reject any other value.
+	Width float64 `json:"width,omitempty"`
+	Seed  int64   `json:"seed"`
+}
+
+// width returns the effective width multiplier.
+func (c Config) width() float64 {
+	if c.Width == 0 {
+		return 1
+	}
+	return c.Width
 }
 
 // Validate checks the config and returns one error naming the first bad field.
@@ -28,6 +38,9 @@ func (c Config) Validate() error {
 		if d < 1 {
 			return fmt.Errorf("model %s: input_shape[%d] must be positive, got %v", c.Arch, i, c.InputShape)
 		}
+	}
+	if c.Width < 0 || (c.Width != 0 && c.Width != 1 && !widthArchs[c.Arch]) {
+		return fmt.Errorf("model %s: width %v is not supported (only %v take a width multiplier > 0)", c.Arch, c.Width, sortedKeys(widthArchs))
 	}
 	if c.Placement < layers.Conventional || c.Placement > layers.NoBN {
 		return fmt.Errorf("model %s: invalid placement %v", c.Arch, c.Placement)

@@ -13,6 +13,18 @@ type BuildFunc func(b *layers.Builder, x *G.Node, cfg Config) (*G.Node, error)
 
 var registry = map[string]BuildFunc{}
 
+// widthArchs are the architectures that take Config.Width.
+var widthArchs = map[string]bool{}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Register adds an architecture under name; registering a name twice is a programming error and panics (it only
 // happens from init functions).
 func Register(name string, build BuildFunc) {

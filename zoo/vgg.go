@@ -47,8 +47,7 @@ func vggBuilder(table []int) BuildFunc {
 				continue
 			}
 			var err error
-			h, err = b.ConvUnit(h, layers.ConvUnit{Name: fmt.Sprintf("features.%d", k), Out: v, Kernel: 3, Stride: 1,
-				Pad: 1, Activation: cfg.Activation, Placement: cfg.Placement})
+			h, err = b.ConvUnit(h, unit(cfg, fmt.Sprintf("features.%d", k), v, 3, 1, false))
 			if err != nil {
 				return nil, err
 			}

@@ -20,7 +20,13 @@ var cifar = [3]int{3, 32, 32}
 
 // TestParamCounts checks the reference counts (PyTorch's sum of numel over parameters, 10 classes).
 func TestParamCounts(t *testing.T) {
-	want := map[string]int{"vgg_mini": 113_962, "vgg11": 9_228_362, "vgg13": 9_413_066, "vgg16": 14_724_042, "vgg19": 20_035_018}
+	want := map[string]int{"vgg_mini": 113_962, "vgg11": 9_228_362, "vgg13": 9_413_066, "vgg16": 14_724_042,
+		"vgg19": 20_035_018, "resnet20": 269_722, "resnet32": 464_154, "resnet44": 658_586, "resnet56": 853_018,
+		"resnet110": 1_727_962, "resnet18": 11_173_962, "resnet34": 21_282_122, "mobilenet_v1": 3_217_226,
+		"mobilenet_v2": 2_236_682}
+	if len(want) != len(Names()) {
+		t.Errorf("registered %v, reference counts for %d models", Names(), len(want))
+	}
 	for arch, n := range want {
 		m, err := New(cfg(arch, "tanh", layers.Swapped, cifar), tensor.Float32)
 		if err != nil {
@@ -106,8 +112,11 @@ func TestForwardBackward(t *testing.T) {
 		for _, act := range []string{"relu", "tanh", "lecun_tanh", "softsign"} {
 			for _, pl := range []layers.Placement{layers.Conventional, layers.Swapped, layers.NoBN} {
 				name := fmt.Sprintf("%s/%s/%s", arch, act, pl)
-				if testing.Short() && arch != "vgg_mini" && !(arch == "vgg11" && act == "tanh" && pl == layers.Swapped) {
+				if testing.Short() && !quickModels[arch] {
 					continue
+				}
+				if !testing.Short() && slowModels[arch] && (act != "tanh" || pl == layers.NoBN) {
+					continue // the biggest nets run the study's two placements with tanh only
 				}
 				t.Run(name, func(t *testing.T) { forwardBackward(t, cfg(arch, act, pl, cifar)) })
 			}
@@ -118,6 +127,13 @@ func TestForwardBackward(t *testing.T) {
 		forwardBackward(t, cfg("vgg_mini", "softsign", layers.Conventional, [3]int{3, 64, 64}))
 	})
 }
+
+// quickModels run the whole activation × placement matrix even under -short; slowModels only tanh in the two
+// BN placements without -short.
+var (
+	quickModels = map[string]bool{"vgg_mini": true, "resnet20": true}
+	slowModels  = map[string]bool{"vgg16": true, "vgg19": true, "resnet34": true, "resnet110": true}
+)
 
 func forwardBackward(t *testing.T, c Config) {
 	t.Helper()
