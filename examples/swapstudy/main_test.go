@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bnzoo/bnzoo/analysis"
+)
+
+func TestRunSmall(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-train-subset", "300", "-test-subset", "120", "-batch-size", "64",
+		"-lr", "0.01", "-quiet", "-out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	text := stdout.String()
+	for _, want := range []string{"conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("output lacks %q:\n%s", want, text)
+		}
+	}
+	for _, pl := range []string{"conventional", "swapped"} {
+		r, err := analysis.ReadReport(filepath.Join(out, pl+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Placement != pl || r.Model != "vgg_mini" || r.Samples != 120 || len(r.Layers) != 3 {
+			t.Fatalf("%s report: %+v", pl, r.ReportMeta)
+		}
+		if r.Layers[0].Saturation == nil || *r.Layers[0].Saturation <= 0 || *r.Layers[0].Saturation > 1 {
+			t.Fatalf("%s: saturation of features.0 = %v", pl, r.Layers[0].Saturation)
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	cases := map[string][]string{
+		"-batch-size":   {"-batch-size", "0"},
+		"-model":        {"-model", "vgg99"},
+		"-activation":   {"-activation", "swish"},
+		"-placements":   {"-placements", "before"},
+		"-dataset":      {"-dataset", "imagenet"},
+		"fashion-mnist": {"-dataset", "fashion-mnist", "-data-dir", "/nonexistent/fmnist"},
+		"-epochs":       {"-epochs", "-1"},
+	}
+	for want, args := range cases {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "-quiet", "-out", t.TempDir()), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: error %v should mention %q", args, err, want)
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr); !errors.Is(err, flag.ErrHelp) ||
+		!strings.Contains(stderr.String(), "-placements") {
+		t.Fatalf("-h: %v\n%s", err, stderr.String())
+	}
+}

@@ -1,0 +1,33 @@
+package train
+
+import (
+	"github.com/bnzoo/bnzoo/datasets"
+)
+
+// Step runs one training step (forward, backward, SGD update) on b and returns the batch's mean loss and the number
+// of correct predictions. Fit calls the same code; Step is for callers that drive the loop themselves (benchmarks,
+// custom schedules).
+func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error) {
+	p, err := t.pass(b.N, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	sum, correct, err := p.run(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := t.applyGradients(p); err != nil {
+		return 0, 0, err
+	}
+	return sum / float64(b.N), correct, nil
+}
+
+// Predict runs b through the model in evaluation mode and returns its mean loss and number of correct predictions.
+func (t *Trainer) Predict(b *datasets.Batch) (loss float64, correct int, err error) {
+	p, err := t.pass(b.N, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	sum, correct, err := p.run(b)
+	return sum / float64(max(b.N, 1)), correct, err
+}
