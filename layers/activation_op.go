@@ -45,9 +45,11 @@ func (op *activationOp) Do(in ...G.Value) (G.Value, error) {
 	y := newLike(x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
-		activationForward(op.act, x.Float64s(), y.Float64s())
+		xs, ys := x.Float64s(), y.Float64s()
+		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	default:
-		activationForward(op.act, x.Float32s(), y.Float32s())
+		xs, ys := x.Float32s(), y.Float32s()
+		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	}
 	return y, nil
 }
@@ -107,9 +109,11 @@ func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) {
 	dx := newLike(ts[0].Dtype(), ts[0].Shape()...)
 	switch dx.Dtype() {
 	case tensor.Float64:
-		activationBackward(op.act, ts[0].Float64s(), ts[1].Float64s(), ts[2].Float64s(), dx.Float64s())
+		x, y, dy, d := ts[0].Float64s(), ts[1].Float64s(), ts[2].Float64s(), dx.Float64s()
+		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
-		activationBackward(op.act, ts[0].Float32s(), ts[1].Float32s(), ts[2].Float32s(), dx.Float32s())
+		x, y, dy, d := ts[0].Float32s(), ts[1].Float32s(), ts[2].Float32s(), dx.Float32s()
+		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
 	}
 	return dx, nil
 }

@@ -101,12 +101,12 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 		if m < 2 {
 			return nil, fmt.Errorf("batchnorm: training needs more than 1 value per channel, got input shape %v", x.Shape())
 		}
-		var variance []float64
+		variance := make([]float64, c)
 		switch x.Dtype() {
 		case tensor.Float64:
-			variance = channelMoments(x.Float64s(), n, c, hw, op.mean)
+			parallelChannels(c, n*hw, func(k int) { op.mean[k], variance[k] = channelMoment(x.Float64s(), n, c, hw, k) })
 		default:
-			variance = channelMoments(x.Float32s(), n, c, hw, op.mean)
+			parallelChannels(c, n*hw, func(k int) { op.mean[k], variance[k] = channelMoment(x.Float32s(), n, c, hw, k) })
 		}
 		st := op.stats
 		unbias := float64(m) / float64(m-1)
@@ -130,47 +130,61 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 	y := newLike(x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
-		bnNormalise(x.Float64s(), y.Float64s(), gamma.Float64s(), beta.Float64s(), op.mean, op.invStd, n, c, hw)
+		parallelChannels(c, n*hw, func(k int) {
+			bnNormalise(x.Float64s(), y.Float64s(), gamma.Float64s(), beta.Float64s(), op.mean, op.invStd, n, c, hw, k)
+		})
 	default:
-		bnNormalise(x.Float32s(), y.Float32s(), gamma.Float32s(), beta.Float32s(), op.mean, op.invStd, n, c, hw)
+		parallelChannels(c, n*hw, func(k int) {
+			bnNormalise(x.Float32s(), y.Float32s(), gamma.Float32s(), beta.Float32s(), op.mean, op.invStd, n, c, hw, k)
+		})
 	}
 	return y, nil
 }
 
-// channelMoments writes each channel's mean into mean and returns the biased variances, both by two passes in
-// float64 so that float32 inputs lose nothing.
+// channelMoment returns channel k's mean and biased variance, by two passes in float64 so that float32 inputs lose
+// nothing.
+func channelMoment[T float](x []T, n, c, hw, k int) (mean, variance float64) {
+	m := float64(n * hw)
+	var s float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+k)*hw : (i*c+k+1)*hw] {
+			s += float64(v)
+		}
+	}
+	mu := s / m
+	var q float64
+	for i := 0; i < n; i++ {
+		for _, v := range x[(i*c+k)*hw : (i*c+k+1)*hw] {
+			d := float64(v) - mu
+			q += d * d
+		}
+	}
+	return mu, q / m
+}
+
+// channelMoments returns every channel's mean and biased variance.
 func channelMoments[T float](x []T, n, c, hw int, mean []float64) []float64 {
 	variance := make([]float64, c)
-	m := float64(n * hw)
 	for k := 0; k < c; k++ {
-		var s float64
-		for i := 0; i < n; i++ {
-			for _, v := range x[(i*c+k)*hw : (i*c+k+1)*hw] {
-				s += float64(v)
-			}
-		}
-		mu := s / m
-		var q float64
-		for i := 0; i < n; i++ {
-			for _, v := range x[(i*c+k)*hw : (i*c+k+1)*hw] {
-				d := float64(v) - mu
-				q += d * d
-			}
-		}
-		mean[k], variance[k] = mu, q/m
+		mean[k], variance[k] = channelMoment(x, n, c, hw, k)
 	}
 	return variance
 }
 
-func bnNormalise[T float](x, y, gamma, beta []T, mean, invStd []float64, n, c, hw int) {
+// parallelChannels runs fn(k) for every channel on the worker pool; perChannel is each channel's element count.
+// Each channel is handled by one goroutine, so results do not depend on scheduling.
+func parallelChannels(c, perChannel int, fn func(k int)) {
+	parallelFor(c, c*perChannel, func() func(int) { return fn })
+}
+
+// bnNormalise writes channel k of y = γ·(x − μ)/σ + β.
+func bnNormalise[T float](x, y, gamma, beta []T, mean, invStd []float64, n, c, hw, k int) {
+	scale := float64(gamma[k]) * invStd[k]
+	shift := float64(beta[k]) - mean[k]*scale
 	for i := 0; i < n; i++ {
-		for k := 0; k < c; k++ {
-			scale := float64(gamma[k]) * invStd[k]
-			shift := float64(beta[k]) - mean[k]*scale
-			off := (i*c + k) * hw
-			for j, v := range x[off : off+hw] {
-				y[off+j] = T(float64(v)*scale + shift)
-			}
+		off := (i*c + k) * hw
+		for j, v := range x[off : off+hw] {
+			y[off+j] = T(float64(v)*scale + shift)
 		}
 	}
 }
@@ -243,44 +257,47 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	switch x.Dtype() {
 	case tensor.Float64:
-		bnBackward(op.fwd, op.wrt, x.Float64s(), gamma.Float64s(), dy.Float64s(), out.Float64s(), n, c, hw)
+		parallelChannels(c, n*hw, func(k int) {
+			bnBackward(op.fwd, op.wrt, x.Float64s(), gamma.Float64s(), dy.Float64s(), out.Float64s(), n, c, hw, k)
+		})
 	default:
-		bnBackward(op.fwd, op.wrt, x.Float32s(), gamma.Float32s(), dy.Float32s(), out.Float32s(), n, c, hw)
+		parallelChannels(c, n*hw, func(k int) {
+			bnBackward(op.fwd, op.wrt, x.Float32s(), gamma.Float32s(), dy.Float32s(), out.Float32s(), n, c, hw, k)
+		})
 	}
 	return out, nil
 }
 
-func bnBackward[T float](f *batchNormOp, wrt int, x, gamma, dy, out []T, n, c, hw int) {
+// bnBackward writes channel k of the requested gradient.
+func bnBackward[T float](f *batchNormOp, wrt int, x, gamma, dy, out []T, n, c, hw, k int) {
 	m := float64(n * hw)
-	for k := 0; k < c; k++ {
-		mu, is := f.mean[k], f.invStd[k]
-		var sumDy, sumDyXhat float64
-		for i := 0; i < n; i++ {
-			off := (i*c + k) * hw
-			for j := 0; j < hw; j++ {
-				d := float64(dy[off+j])
-				sumDy += d
-				sumDyXhat += d * (float64(x[off+j]) - mu) * is
-			}
+	mu, is := f.mean[k], f.invStd[k]
+	var sumDy, sumDyXhat float64
+	for i := 0; i < n; i++ {
+		off := (i*c + k) * hw
+		for j := 0; j < hw; j++ {
+			d := float64(dy[off+j])
+			sumDy += d
+			sumDyXhat += d * (float64(x[off+j]) - mu) * is
 		}
-		switch wrt {
-		case 1:
-			out[k] = T(sumDyXhat)
-			continue
-		case 2:
-			out[k] = T(sumDy)
-			continue
-		}
-		g := float64(gamma[k])
-		for i := 0; i < n; i++ {
-			off := (i*c + k) * hw
-			for j := 0; j < hw; j++ {
-				if f.usedBatch {
-					xhat := (float64(x[off+j]) - mu) * is
-					out[off+j] = T(g * is / m * (m*float64(dy[off+j]) - sumDy - xhat*sumDyXhat))
-				} else {
-					out[off+j] = T(g * is * float64(dy[off+j]))
-				}
+	}
+	switch wrt {
+	case 1:
+		out[k] = T(sumDyXhat)
+		return
+	case 2:
+		out[k] = T(sumDy)
+		return
+	}
+	g := float64(gamma[k])
+	for i := 0; i < n; i++ {
+		off := (i*c + k) * hw
+		for j := 0; j < hw; j++ {
+			if f.usedBatch {
+				xhat := (float64(x[off+j]) - mu) * is
+				out[off+j] = T(g * is / m * (m*float64(dy[off+j]) - sumDy - xhat*sumDyXhat))
+			} else {
+				out[off+j] = T(g * is * float64(dy[off+j]))
 			}
 		}
 	}

@@ -2,9 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -196,46 +193,6 @@ func (op *depthwiseGradFilterOp) Do(in ...G.Value) (G.Value, error) {
 		dwGradFilter(op.g, x.Float32s(), dy.Float32s(), dw.Float32s())
 	}
 	return dw, nil
-}
-
-// dwSerialWork is the number of multiply-adds below which a kernel runs on the calling goroutine: starting workers
-// costs more than such a small job.
-const dwSerialWork = 1 << 15
-
-// parallelFor runs tasks 0 … count−1 on a pool of up to GOMAXPROCS goroutines that take task indices from a shared
-// counter. newWorker is called once per goroutine and returns that goroutine's task function, so each worker can own
-// scratch memory. Every task is run entirely by one worker, so as long as task i writes only its own part of the
-// output, the result does not depend on the scheduling. work is the job's size in multiply-adds.
-func parallelFor(count, work int, newWorker func() func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), count)
-	if workers <= 1 || work < dwSerialWork {
-		fn := newWorker()
-		for i := 0; i < count; i++ {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(workers)
-	for range workers {
-		go func() {
-			defer wg.Done()
-			fn := newWorker()
-			for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// scratch returns buf resized to n elements, reallocating only when it is too small.
-func scratch[T float](buf []T, n int) []T {
-	if cap(buf) < n {
-		return make([]T, n)
-	}
-	return buf[:n]
 }
 
 // padPlane copies the h×w plane src into dst, an (h+2q)×(w+2q) plane, with src[y, x] at dst[y+q, x+q] and zeros
