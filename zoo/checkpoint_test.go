@@ -39,40 +39,52 @@ func evalLogits(t *testing.T, m *Model, training bool) []float32 {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	for _, pl := range []layers.Placement{layers.Conventional, layers.Swapped, layers.NoBN} {
-		t.Run(pl.String(), func(t *testing.T) {
-			m, err := New(cfg("vgg_mini", "softsign", pl, [3]int{1, 12, 12}), tensor.Float32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Two training passes move the running statistics away from 0/1.
-			evalLogits(t, m, true)
-			evalLogits(t, m, true)
-			before := evalLogits(t, m, false)
-			path := filepath.Join(t.TempDir(), "m.safetensors")
-			if err := m.Save(path); err != nil {
-				t.Fatal(err)
-			}
-			back, err := Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if back.Config != m.Config {
-				t.Fatalf("config %+v, want %+v", back.Config, m.Config)
-			}
-			after := evalLogits(t, back, false)
-			for i := range before {
-				if before[i] != after[i] {
-					t.Fatalf("logit %d: %v before save, %v after load", i, before[i], after[i])
-				}
-			}
-			if pl.HasBN() {
-				st, _ := back.Store.LookupBN("features.2.bn")
-				if st.Tracked != 2 || st.Var[0] == 1 {
-					t.Fatalf("running stats not restored: %+v", st)
-				}
-			}
-		})
+	for _, arch := range []string{"vgg_mini", "resnet20", "mobilenet_v2"} {
+		for _, pl := range []layers.Placement{layers.Conventional, layers.Swapped, layers.NoBN} {
+			t.Run(arch+"/"+pl.String(), func(t *testing.T) { saveLoadRoundTrip(t, arch, pl) })
+		}
+	}
+}
+
+func saveLoadRoundTrip(t *testing.T, arch string, pl layers.Placement) {
+	t.Helper()
+	c := cfg(arch, "softsign", pl, [3]int{3, 12, 12})
+	if arch == "mobilenet_v2" {
+		c.Width = 0.25
+	}
+	m, err := New(c, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two training passes move the running statistics away from 0/1.
+	evalLogits(t, m, true)
+	evalLogits(t, m, true)
+	before := evalLogits(t, m, false)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Config != m.Config {
+		t.Fatalf("config %+v, want %+v", back.Config, m.Config)
+	}
+	after := evalLogits(t, back, false)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("logit %d: %v before save, %v after load", i, before[i], after[i])
+		}
+	}
+	if pl.HasBN() {
+		st, _ := back.Store.LookupBN("stem.bn")
+		if arch == "vgg_mini" {
+			st, _ = back.Store.LookupBN("features.2.bn")
+		}
+		if st.Tracked != 2 || st.Var[0] == 1 {
+			t.Fatalf("running stats not restored: %+v", st)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/zoo"
 )
 
 func TestRunSmall(t *testing.T) {
@@ -61,5 +62,26 @@ func TestRunErrors(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr); !errors.Is(err, flag.ErrHelp) ||
 		!strings.Contains(stderr.String(), "-placements") {
 		t.Fatalf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestEveryModel runs the study on a handful of images with every registered model (behind -short: the big nets
+// take a while in pure Go).
+func TestEveryModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains every zoo model briefly")
+	}
+	for _, name := range zoo.Names() {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"-model", name, "-placements", "swapped", "-train-subset", "16",
+				"-test-subset", "8", "-batch-size", "8", "-quiet", "-out", t.TempDir()}, &stdout, &stderr)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "swapped       test accuracy") {
+				t.Fatalf("output:\n%s", stdout.String())
+			}
+		})
 	}
 }
