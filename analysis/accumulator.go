@@ -1,47 +1,66 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 )
 
-// channelState is the running state of one channel of a bounded layer.
+// channelState is the running state of one channel.
 type channelState struct {
 	// shift is the first z the channel ever saw. Moments are accumulated
 	// on y = z − shift, which keeps the deltas between batch means exact
 	// when the values cluster (e.g. at ±1); the moments are
-	// shift-invariant and the mean of z is shift + mom.mean.
+	// shift-invariant and the mean of z is shift + mom.mean. Only used
+	// for bounded layers.
 	shift    float64
 	mom      moments
 	up, down int64 // counts of z > 1 − δ and z < −1 + δ
+
+	// nshift and nmom are shift and mom for next (t), for every layer;
+	// nmom.m3 is not maintained (only the mean and variance are used).
+	nshift float64
+	nmom   moments
+	sparse int64 // count of |t| ≤ τ
 }
 
 // Accumulator streams the batches of one layer into per-channel state whose
-// size does not depend on the number of samples. It is safe for concurrent
-// use; the results are deterministic only when the batches arrive in a
-// fixed order, since floating-point merges are not associative.
+// size does not depend on the number of samples: per channel a few moments
+// and counters, Options.Bins saturation sums, a z histogram of
+// Options.HistBins counts and a next histogram of Options.NextBins + 2
+// counts. It is safe for concurrent use; the results are deterministic only
+// when the batches arrive in a fixed order, since floating-point merges are
+// not associative (the counts are exact in any order).
 type Accumulator struct {
 	spec    LayerSpec
-	opt     Options
+	opt     Options // with defaults filled in
 	bounded bool
 	// z = (2a − sum)·inv, where sum = U + L and inv = 1/(U − L).
 	sum, inv float64
+	// The next histogram covers [nextLo, −nextLo] with nextScale =
+	// NextBins/(2·NextRange) bins per unit.
+	nextLo, nextScale float64
 
 	mu      sync.Mutex
 	samples int64 // values seen per channel
-	sparse  int64 // values of t with |t| ≤ τ, all channels
 	ch      []channelState
-	binSum  []float64 // Σ z per saturation bin, all channels
+	sat     []float64 // [C][Bins]: Σ z per saturation bin (bounded only)
+	zHist   []int64   // [C][HistBins] (bounded only)
+	nHist   []int64   // [C][NextBins+2]: underflow, the bins, overflow
 
-	// scratch for one batch, committed only when the whole batch is valid
+	// Scratch for one batch, committed only when the whole batch is
+	// valid. The slices are all zero between batches.
 	part    []channelState
-	partBin []float64
+	partSat []float64
+	partZ   []int64
+	partN   []int64
 }
 
 // NewAccumulator returns an empty accumulator for the layer. It fails when
 // the spec (see LayerSpec.Validate; Channels < 1 included) or the options
-// are invalid.
+// are invalid. Zero histogram options take their defaults.
 func NewAccumulator(spec LayerSpec, opt Options) (*Accumulator, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -49,14 +68,25 @@ func NewAccumulator(spec LayerSpec, opt Options) (*Accumulator, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, fmt.Errorf("layer %q: %w", spec.Name, err)
 	}
+	opt = opt.withDefaults()
+	C := spec.Channels
+	if C > math.MaxInt/8/(opt.Bins+opt.HistBins+opt.NextBins+2) {
+		return nil, fmt.Errorf("analysis: layer %q: %d channels with %d+%d+%d bins are too many", spec.Name, C, opt.Bins, opt.HistBins, opt.NextBins)
+	}
 	a := &Accumulator{spec: spec, opt: opt, bounded: spec.Bounded()}
+	a.nextLo = -opt.NextRange
+	a.nextScale = float64(opt.NextBins) / (2 * opt.NextRange)
+	a.ch = make([]channelState, C)
+	a.part = make([]channelState, C)
+	a.nHist = make([]int64, C*(opt.NextBins+2))
+	a.partN = make([]int64, C*(opt.NextBins+2))
 	if a.bounded {
 		a.sum = spec.Upper + spec.Lower
 		a.inv = 1 / (spec.Upper - spec.Lower)
-		a.ch = make([]channelState, spec.Channels)
-		a.binSum = make([]float64, opt.Bins)
-		a.part = make([]channelState, spec.Channels)
-		a.partBin = make([]float64, opt.Bins)
+		a.sat = make([]float64, C*opt.Bins)
+		a.partSat = make([]float64, C*opt.Bins)
+		a.zHist = make([]int64, C*opt.HistBins)
+		a.partZ = make([]int64, C*opt.HistBins)
 	}
 	return a, nil
 }
@@ -64,15 +94,20 @@ func NewAccumulator(spec LayerSpec, opt Options) (*Accumulator, error) {
 // Spec returns the layer's spec.
 func (a *Accumulator) Spec() LayerSpec { return a.spec }
 
+// Options returns the accumulator's options, with the histogram defaults
+// filled in.
+func (a *Accumulator) Options() Options { return a.opt }
+
 // Add takes one batch of float32 values. act (the activation output a) and
 // next (what the next weight layer receives, t) both hold n·C·hw values laid
 // out [n][C][hw], with hw = 1 for dense layers. A length mismatch, n < 0,
-// hw < 1 or, for a bounded layer, a NaN or infinite activation value is an
-// error naming the layer, and leaves the accumulator unchanged. A batch with
-// n = 0 is a no-op. Sparsity compares |t| ≤ τ in the precision of the
-// values (τ rounded to float32 for Add). For bounded layers z is computed
-// in float64 as (2a − (U+L))·(1/(U−L)), exact when U − L is a power of two
-// (tanh, sigmoid) and within an ulp of the quotient otherwise.
+// hw < 1, a NaN or infinite next value or, for a bounded layer, a NaN or
+// infinite activation value is an error naming the layer, and leaves the
+// accumulator unchanged. A batch with n = 0 is a no-op. Sparsity compares
+// |t| ≤ τ in the precision of the values (τ rounded to float32 for Add).
+// For bounded layers z is computed in float64 as (2a − (U+L))·(1/(U−L)),
+// exact when U − L is a power of two (tanh, sigmoid) and within an ulp of
+// the quotient otherwise.
 func (a *Accumulator) Add(act, next []float32, n, hw int) error {
 	return addBatch(a, act, next, n, hw)
 }
@@ -112,27 +147,22 @@ func addBatch[T float32 | float64](a *Accumulator, act, next []T, n, hw int) err
 	defer a.mu.Unlock()
 
 	if a.bounded {
-		if err := batchMoments(a, act, n, hw); err != nil {
+		if err := batchAct(a, act, n, hw); err != nil {
+			a.clearScratch()
 			return err
 		}
 	}
-
-	// τ is compared in the precision of the input, so that t = 0.1 counts
-	// as sparse for τ = 0.1 with float32 values too.
-	tau := T(a.opt.Tau)
-	var sparse int64
-	for _, t := range next {
-		// −τ ≤ t ≤ τ, counted without branches: t < −τ implies t ≤ τ.
-		sparse += b2i(t <= tau) - b2i(t < -tau)
+	if err := batchNext(a, next, n, hw); err != nil {
+		a.clearScratch()
+		return err
 	}
 
-	// Commit.
+	// Commit, leaving the scratch zero.
 	a.samples += int64(n) * int64(hw)
-	a.sparse += sparse
-	if a.bounded {
-		for c := range a.ch {
-			p := &a.part[c]
-			s := &a.ch[c]
+	for c := range a.ch {
+		p := &a.part[c]
+		s := &a.ch[c]
+		if a.bounded {
 			if s.mom.n == 0 {
 				s.shift = p.shift
 			}
@@ -140,35 +170,56 @@ func addBatch[T float32 | float64](a *Accumulator, act, next []T, n, hw int) err
 			s.up += p.up
 			s.down += p.down
 		}
-		for b, v := range a.partBin {
-			a.binSum[b] += v
+		if s.nmom.n == 0 {
+			s.nshift = p.nshift
 		}
+		s.nmom.merge(p.nmom)
+		s.sparse += p.sparse
 	}
+	addAndClear(a.sat, a.partSat)
+	addAndClear(a.zHist, a.partZ)
+	addAndClear(a.nHist, a.partN)
 	return nil
 }
 
-// batchMoments fills a.part and a.partBin from one batch without touching
-// the running state: each channel's values get a local two-pass computation
-// in float64 (mean of y = z − shift first, then the central moment sums,
-// corrected by the residual Σd), to be merged later with the pairwise
-// formulas. It fails, naming the layer, on a NaN or infinite value. It must
-// be called with a.mu held.
-func batchMoments[T float32 | float64](a *Accumulator, act []T, n, hw int) error {
+// addAndClear adds src to dst element-wise and zeroes src.
+func addAndClear[E int64 | float64](dst, src []E) {
+	for i, v := range src {
+		dst[i] += v
+		src[i] = 0
+	}
+}
+
+// clearScratch zeroes the batch scratch after a rejected batch.
+func (a *Accumulator) clearScratch() {
+	clear(a.partSat)
+	clear(a.partZ)
+	clear(a.partN)
+}
+
+// batchAct fills the z fields of a.part, a.partSat and a.partZ from one
+// batch without touching the running state: each channel's values get a
+// local two-pass computation in float64 (mean of y = z − shift first, then
+// the central moment sums, corrected by the residual Σd), to be merged later
+// with the pairwise formulas. It fails, naming the layer, on a NaN or
+// infinite value. It must be called with a.mu held.
+func batchAct[T float32 | float64](a *Accumulator, act []T, n, hw int) error {
 	C := a.spec.Channels
 	stride := C * hw
 	sum, inv := a.sum, a.inv
 	hi, lo := 1-a.opt.Delta, -1+a.opt.Delta
-	half := float64(a.opt.Bins) / 2
+	nb, nh := a.opt.Bins, a.opt.HistBins
+	half, halfH := float64(nb)/2, float64(nh)/2
 	cnt := float64(n * hw)
-	bin := a.partBin
-	clear(bin)
 	for c := 0; c < C; c++ {
+		bin := a.partSat[c*nb : c*nb+nb]
+		zh := a.partZ[c*nh : c*nh+nh]
 		shift := a.ch[c].shift
 		if a.ch[c].mom.n == 0 {
 			shift = (2*float64(act[c*hw]) - sum) * inv
 		}
-		// Pass 1: Σy, saturation bins and the saturated-band counts. The
-		// loop is kept branch-free on the data: saturated values are
+		// Pass 1: Σy, saturation bins, z histogram and the saturated-band
+		// counts. The band counts are branch-free: saturated values are
 		// common and unpredictable.
 		var sy float64
 		var up, down int64
@@ -182,87 +233,266 @@ func batchMoments[T float32 | float64](a *Accumulator, act []T, n, hw int) error
 				// Clamp for binning only; z = 1 gives k = bins, which
 				// (like the int conversion of a NaN, rejected below)
 				// goes to the last bin.
-				k := int((min(max(z, -1), 1) + 1) * half)
-				if uint(k) >= uint(len(bin)) {
-					k = len(bin) - 1
+				zc := min(max(z, -1), 1) + 1
+				k := int(zc * half)
+				if uint(k) >= uint(nb) {
+					k = nb - 1
 				}
 				bin[k] += z
+				k = int(zc * halfH)
+				if uint(k) >= uint(nh) {
+					k = nh - 1
+				}
+				zh[k]++
 			}
 		}
 		if math.IsNaN(sy) || math.IsInf(sy, 0) {
 			return fmt.Errorf("analysis: layer %q: channel %d has a NaN or infinite activation value", a.spec.Name, c)
 		}
-		my := sy / cnt
-		// Pass 2: central moment sums around the batch mean of y.
-		var sd, s2, s3 float64
-		for i := 0; i < n; i++ {
-			row := act[i*stride+c*hw : i*stride+c*hw+hw]
-			for _, x := range row {
-				d := ((2*float64(x)-sum)*inv - shift) - my
-				d2 := d * d
-				sd += d
-				s2 += d2
-				s3 += d2 * d
-			}
-		}
-		// Correct for the rounding of my: with r = Σd/cnt the sums around
-		// my + r are Σd² − r·Σd and Σd³ − 3r·Σd² + 2·cnt·r³.
-		r := sd / cnt
-		m2 := s2 - r*sd
-		if m2 < 0 {
-			m2 = 0
-		}
-		a.part[c] = channelState{
-			shift: shift,
-			mom:   moments{n: int64(n * hw), mean: my + r, m2: m2, m3: s3 - 3*r*s2 + 2*cnt*r*r*r},
-			up:    up,
-			down:  down,
-		}
+		p := &a.part[c]
+		p.shift = shift
+		p.mom = batchMoments(act, c, n, hw, stride, sum, inv, shift, sy/cnt)
+		p.up = up
+		p.down = down
 	}
 	return nil
 }
 
+// batchNext fills the next fields of a.part and a.partN from one batch,
+// like batchAct. It fails, naming the layer, on a NaN or infinite value.
+// It must be called with a.mu held.
+func batchNext[T float32 | float64](a *Accumulator, next []T, n, hw int) error {
+	C := a.spec.Channels
+	stride := C * hw
+	// τ is compared in the precision of the input, so that t = 0.1 counts
+	// as sparse for τ = 0.1 with float32 values too.
+	tau := T(a.opt.Tau)
+	nb := a.opt.NextBins
+	lo, scale := a.nextLo, a.nextScale
+	hi := -lo
+	cnt := float64(n * hw)
+	for c := 0; c < C; c++ {
+		h := a.partN[c*(nb+2) : (c+1)*(nb+2)]
+		shift := a.ch[c].nshift
+		if a.ch[c].nmom.n == 0 {
+			shift = float64(next[c*hw])
+		}
+		var sy float64
+		var sparse int64
+		for i := 0; i < n; i++ {
+			row := next[i*stride+c*hw : i*stride+c*hw+hw]
+			for _, x := range row {
+				// −τ ≤ t ≤ τ, counted without branches: t < −τ
+				// implies t ≤ τ.
+				sparse += b2i(x <= tau) - b2i(x < -tau)
+				t := float64(x)
+				sy += t - shift
+				var k int
+				switch {
+				case t < lo:
+					k = 0
+				case t > hi:
+					k = nb + 1
+				default:
+					// t = hi (and a NaN, rejected below) goes to
+					// the last bin.
+					j := int((t - lo) * scale)
+					if uint(j) >= uint(nb) {
+						j = nb - 1
+					}
+					k = j + 1
+				}
+				h[k]++
+			}
+		}
+		if math.IsNaN(sy) || math.IsInf(sy, 0) {
+			return fmt.Errorf("analysis: layer %q: channel %d has a NaN or infinite next value", a.spec.Name, c)
+		}
+		p := &a.part[c]
+		p.nshift = shift
+		p.nmom = batchMean2(next, c, n, hw, stride, shift, sy/cnt)
+		p.sparse = sparse
+	}
+	return nil
+}
+
+// batchMoments returns the moments of y = z − shift, z = (2x − sum)·inv
+// computed exactly as in batchAct, over channel c of one batch ([n][C][hw]
+// with stride C·hw), given the batch mean my of y computed in a first
+// pass: the central moment sums around my, corrected by the residual Σd for
+// the rounding of my.
+func batchMoments[T float32 | float64](x []T, c, n, hw, stride int, sum, inv, shift, my float64) moments {
+	cnt := float64(n * hw)
+	var sd, s2, s3 float64
+	for i := 0; i < n; i++ {
+		row := x[i*stride+c*hw : i*stride+c*hw+hw]
+		for _, v := range row {
+			d := ((2*float64(v)-sum)*inv - shift) - my
+			d2 := d * d
+			sd += d
+			s2 += d2
+			s3 += d2 * d
+		}
+	}
+	// With r = Σd/cnt the sums around my + r are Σd² − r·Σd and
+	// Σd³ − 3r·Σd² + 2·cnt·r³.
+	r := sd / cnt
+	m2 := s2 - r*sd
+	if m2 < 0 {
+		m2 = 0
+	}
+	return moments{n: int64(cnt), mean: my + r, m2: m2, m3: s3 - 3*r*s2 + 2*cnt*r*r*r}
+}
+
+// batchMean2 is batchMoments for y = x − shift without the third moment
+// (m3 stays 0): only the mean and the variance of next are reported.
+func batchMean2[T float32 | float64](x []T, c, n, hw, stride int, shift, my float64) moments {
+	cnt := float64(n * hw)
+	var sd, s2 float64
+	for i := 0; i < n; i++ {
+		row := x[i*stride+c*hw : i*stride+c*hw+hw]
+		for _, v := range row {
+			d := (float64(v) - shift) - my
+			sd += d
+			s2 += d * d
+		}
+	}
+	r := sd / cnt
+	return moments{n: int64(cnt), mean: my + r, m2: max(s2-r*sd, 0)}
+}
+
 // Metrics returns the layer's metrics over everything added so far. A layer
-// that saw no values reports Samples 0, Sparsity 0 and null bounded metrics.
+// that saw no values reports Samples 0, Sparsity 0, null metrics, one
+// all-null entry per channel and null histograms (no top channels).
 func (a *Accumulator) Metrics() LayerMetrics {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	C := a.spec.Channels
 	m := LayerMetrics{
 		Name:       a.spec.Name,
 		Activation: a.spec.Activation,
 		Placement:  a.spec.Placement,
-		Channels:   a.spec.Channels,
+		Channels:   C,
 		Samples:    a.samples,
+		PerChannel: make([]ChannelMetrics, C),
+		Histograms: &LayerHistograms{TopChannels: []ChannelHistograms{}},
+	}
+	for c := range m.PerChannel {
+		m.PerChannel[c].Index = c
 	}
 	if a.samples == 0 {
 		return m
 	}
-	C := float64(a.spec.Channels)
 	perChannel := float64(a.samples)
-	total := perChannel * C
-	m.Sparsity = float64(a.sparse) / total
+	total := perChannel * float64(C)
+
+	// next: sparsity, moments and the histogram, for every layer.
+	var sparse int64
+	var pooled moments
+	nb := a.opt.NextBins
+	nextPooled := make([]int64, nb+2)
+	for c := range a.ch {
+		s := &a.ch[c]
+		pc := &m.PerChannel[c]
+		sparse += s.sparse
+		pc.Sparsity = finite(float64(s.sparse) / perChannel)
+		mean := s.nshift + s.nmom.mean
+		pc.NextMean = finite(mean)
+		pc.NextStd = finite(math.Sqrt(s.nmom.m2 / perChannel))
+		pooled.merge(moments{n: s.nmom.n, mean: mean, m2: s.nmom.m2, m3: s.nmom.m3})
+		for k, v := range a.nHist[c*(nb+2) : (c+1)*(nb+2)] {
+			nextPooled[k] += v
+		}
+	}
+	m.Sparsity = float64(sparse) / total
+	m.NextMean = finite(pooled.mean)
+	m.NextStd = finite(math.Sqrt(pooled.m2 / total))
+	m.Histograms.Next = a.nextHistogram(nextPooled)
 	if !a.bounded {
 		return m
 	}
-	var sat float64
-	for _, v := range a.binSum {
-		sat += math.Abs(v)
-	}
+
+	B, H := a.opt.Bins, a.opt.HistBins
+	pooledSat := make([]float64, B)
+	zPooled := make([]int64, H)
 	var up, down, asym, skew, center float64
-	for _, s := range a.ch {
+	for c := range a.ch {
+		s := &a.ch[c]
+		pc := &m.PerChannel[c]
+		var satC float64
+		for b, v := range a.sat[c*B : (c+1)*B] {
+			satC += math.Abs(v)
+			pooledSat[b] += v
+		}
+		for k, v := range a.zHist[c*H : (c+1)*H] {
+			zPooled[k] += v
+		}
+		g := s.mom.skewness()
+		pc.UpperFraction = finite(float64(s.up) / perChannel)
+		pc.LowerFraction = finite(float64(s.down) / perChannel)
+		pc.Skewness = finite(g)
+		pc.Center = finite(s.shift + s.mom.mean)
+		pc.Saturation = finite(satC / perChannel)
+
 		up += float64(s.up)
 		down += float64(s.down)
 		asym += math.Abs(float64(s.up-s.down)) / perChannel
-		skew += math.Abs(s.mom.skewness())
+		skew += math.Abs(g)
 		center += s.shift + s.mom.mean
+	}
+	var sat float64
+	for _, v := range pooledSat {
+		sat += math.Abs(v)
 	}
 	m.Saturation = finite(sat / total)
 	m.UpperFraction = finite(up / total)
 	m.LowerFraction = finite(down / total)
-	m.AsymmetricSaturation = finite(asym / C)
-	m.SkewnessAbsMean = finite(skew / C)
-	m.Center = finite(center / C)
+	m.AsymmetricSaturation = finite(asym / float64(C))
+	m.SkewnessAbsMean = finite(skew / float64(C))
+	m.Center = finite(center / float64(C))
+
+	m.Histograms.Z = &Histogram{Lo: -1, Hi: 1, Counts: zPooled}
+	for _, c := range a.topChannels() {
+		m.Histograms.TopChannels = append(m.Histograms.TopChannels, ChannelHistograms{
+			Channel: c,
+			Z:       &Histogram{Lo: -1, Hi: 1, Counts: slices.Clone(a.zHist[c*H : (c+1)*H])},
+			Next:    a.nextHistogram(a.nHist[c*(nb+2) : (c+1)*(nb+2)]),
+		})
+	}
 	return m
+}
+
+// nextHistogram turns NextBins+2 counts (underflow, bins, overflow) into a
+// Histogram, copying them.
+func (a *Accumulator) nextHistogram(counts []int64) *Histogram {
+	nb := len(counts) - 2
+	return &Histogram{Lo: a.nextLo, Hi: -a.nextLo, Counts: slices.Clone(counts[1 : nb+1]),
+		Underflow: counts[0], Overflow: counts[nb+1]}
+}
+
+// topChannels returns the indices of the Options.TopChannels channels with
+// the largest |up_c − down_c| (all channels see the same number of values,
+// so this orders |upper_fraction_c − lower_fraction_c| exactly), ties by
+// the lower index. It must be called with a.mu held.
+func (a *Accumulator) topChannels() []int {
+	idx := make([]int, len(a.ch))
+	for c := range idx {
+		idx[c] = c
+	}
+	absDiff := func(c int) int64 {
+		d := a.ch[c].up - a.ch[c].down
+		if d < 0 {
+			d = -d
+		}
+		return d
+	}
+	slices.SortFunc(idx, func(x, y int) int {
+		if r := cmp.Compare(absDiff(y), absDiff(x)); r != 0 {
+			return r
+		}
+		return cmp.Compare(x, y)
+	})
+	return idx[:min(a.opt.TopChannels, len(idx))]
 }
 
 // finite returns a pointer to v, or nil when v is NaN or infinite, so that a

@@ -6,6 +6,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -434,8 +436,10 @@ func TestStreamingMatchesTwoPass(t *testing.T) {
 		t.Run(prec, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 11))
 			opt := DefaultOptions()
+			opt.TopChannels = 3
 			a := newAcc(t, tanhSpec, C, opt)
 			zs := make([][]float64, C)
+			ns := make([][]float64, C)
 			var ts []float64
 			for _, n := range sizes {
 				act := make([]float64, n*C*hw)
@@ -445,7 +449,7 @@ func TestStreamingMatchesTwoPass(t *testing.T) {
 						for k := 0; k < hw; k++ {
 							j := (i*C+c)*hw + k
 							act[j] = clusteredValue(rng, c)
-							next[j] = 0.3 * rng.NormFloat64()
+							next[j] = nextValue(rng, c, act[j])
 						}
 					}
 				}
@@ -466,6 +470,7 @@ func TestStreamingMatchesTwoPass(t *testing.T) {
 				for i := 0; i < n; i++ {
 					for c := 0; c < C; c++ {
 						zs[c] = append(zs[c], act[(i*C+c)*hw:(i*C+c)*hw+hw]...)
+						ns[c] = append(ns[c], next[(i*C+c)*hw:(i*C+c)*hw+hw]...)
 					}
 				}
 				ts = append(ts, next...)
@@ -486,8 +491,173 @@ func TestStreamingMatchesTwoPass(t *testing.T) {
 					t.Errorf("channel %d: reference skewness %v is too small to test relative error", c, skews[c])
 				}
 			}
-			checkMetrics(t, a.Metrics(), w, 1e-12)
+			m := a.Metrics()
+			checkMetrics(t, m, w, 1e-12)
+			checkChannelsAgainstReference(t, m, zs, ns, opt)
 		})
+	}
+}
+
+// nextValue draws channel c's next value: the activation itself (clustered
+// near ±1) for even channels, else a wide normal that over- and
+// underflows [−4, 4], with exact hits of ±4, 0 and ±τ.
+func nextValue(rng *rand.Rand, c int, act float64) float64 {
+	if c%2 == 0 {
+		return act
+	}
+	if u := rng.Float64(); u < 0.05 {
+		return []float64{-4, 4, 0, 0.1, -0.1}[int(u*100)]
+	}
+	return 1.6 * rng.NormFloat64()
+}
+
+// refMeanStd returns the mean and population standard deviation of xs,
+// computed in two passes in big.Float.
+func refMeanStd(xs []float64) (float64, float64) {
+	const prec = 400
+	n := new(big.Float).SetPrec(prec).SetInt64(int64(len(xs)))
+	mean := new(big.Float).SetPrec(prec)
+	for _, x := range xs {
+		mean.Add(mean, big.NewFloat(x))
+	}
+	mean.Quo(mean, n)
+	s2 := new(big.Float).SetPrec(prec)
+	d := new(big.Float).SetPrec(prec)
+	for _, x := range xs {
+		d.Sub(big.NewFloat(x), mean)
+		s2.Add(s2, d.Mul(d, d))
+	}
+	m, _ := mean.Float64()
+	v, _ := s2.Quo(s2, n).Float64()
+	return m, math.Sqrt(v)
+}
+
+// refHistogram bins xs into bins equal bins over [lo, hi] with the
+// documented rule: bin ⌊(x − lo)·s⌋, s = bins/(hi − lo), x = hi in the
+// last bin; when clamp is set x is first clamped to [lo, hi], otherwise
+// values outside are underflow and overflow.
+func refHistogram(xs []float64, lo, hi float64, bins int, clamp bool) Histogram {
+	h := Histogram{Lo: lo, Hi: hi, Counts: make([]int64, bins)}
+	s := float64(bins) / (hi - lo)
+	for _, x := range xs {
+		if clamp {
+			x = math.Max(lo, math.Min(hi, x))
+		}
+		switch {
+		case x < lo:
+			h.Underflow++
+		case x > hi:
+			h.Overflow++
+		default:
+			h.Counts[min(int((x-lo)*s), bins-1)]++
+		}
+	}
+	return h
+}
+
+// checkChannelsAgainstReference compares every per-channel metric with a
+// two-pass reference (1e-9 relative), every histogram count exactly, the
+// pooled next statistics and the choice of the top channels.
+func checkChannelsAgainstReference(t *testing.T, m LayerMetrics, zs, ns [][]float64, opt Options) {
+	t.Helper()
+	rel := func(name string, c int, got *float64, want float64) {
+		t.Helper()
+		if got == nil {
+			t.Errorf("channel %d: %s is null, want %v", c, name, want)
+			return
+		}
+		if math.Abs(*got-want) > 1e-9*math.Abs(want) {
+			t.Errorf("channel %d: %s = %.17g, two-pass %.17g", c, name, *got, want)
+		}
+	}
+	C := len(zs)
+	if len(m.PerChannel) != C {
+		t.Fatalf("per_channel has %d entries, want %d", len(m.PerChannel), C)
+	}
+	zPooled := make([]float64, 0)
+	var nAll []float64
+	absDiff := make([]float64, C)
+	for c := 0; c < C; c++ {
+		pc := m.PerChannel[c]
+		N := float64(len(zs[c]))
+		var up, down, sparse, center float64
+		bins := make([]float64, opt.Bins)
+		for _, z := range zs[c] {
+			if z > 1-opt.Delta {
+				up++
+			}
+			if z < -1+opt.Delta {
+				down++
+			}
+			zc := math.Max(-1, math.Min(1, z))
+			bins[min(int((zc+1)*float64(opt.Bins)/2), opt.Bins-1)] += z
+			center += z
+		}
+		var sat float64
+		for _, b := range bins {
+			sat += math.Abs(b)
+		}
+		for _, v := range ns[c] {
+			if math.Abs(v) <= opt.Tau {
+				sparse++
+			}
+		}
+		mean, std := refMeanStd(ns[c])
+		zmean, _ := refMeanStd(zs[c])
+		rel("upper_fraction", c, pc.UpperFraction, up/N)
+		rel("lower_fraction", c, pc.LowerFraction, down/N)
+		rel("skewness", c, pc.Skewness, refSkewness(zs[c]))
+		rel("center", c, pc.Center, zmean)
+		rel("saturation", c, pc.Saturation, sat/N)
+		rel("sparsity", c, pc.Sparsity, sparse/N)
+		rel("next_mean", c, pc.NextMean, mean)
+		rel("next_std", c, pc.NextStd, std)
+		if c%6 == 0 && !(std > 0 && std < 1e-5) {
+			// next = a within 1e-6 of 1: the tiny spread tests the shift.
+			t.Errorf("channel %d: reference next std %v is not the tiny spread near 1 meant to be tested", c, std)
+		}
+		absDiff[c] = math.Abs(up - down)
+		zPooled = append(zPooled, zs[c]...)
+		nAll = append(nAll, ns[c]...)
+	}
+	mean, std := refMeanStd(nAll)
+	rel("layer next_mean", -1, m.NextMean, mean)
+	rel("layer next_std", -1, m.NextStd, std)
+
+	h := m.Histograms
+	wantZ := refHistogram(zPooled, -1, 1, opt.HistBins, true)
+	wantN := refHistogram(nAll, -opt.NextRange, opt.NextRange, opt.NextBins, false)
+	if !reflect.DeepEqual(*h.Z, wantZ) {
+		t.Errorf("pooled z histogram\n got %+v\nwant %+v", *h.Z, wantZ)
+	}
+	if !reflect.DeepEqual(*h.Next, wantN) {
+		t.Errorf("pooled next histogram\n got %+v\nwant %+v", *h.Next, wantN)
+	}
+	if wantN.Underflow == 0 || wantN.Overflow == 0 || wantN.Counts[0] == 0 || wantN.Counts[len(wantN.Counts)-1] == 0 {
+		t.Errorf("test data does not exercise the next histogram's edges: %+v", wantN)
+	}
+
+	// Top channels: largest |up − down|, ties by index.
+	order := make([]int, C)
+	for c := range order {
+		order[c] = c
+	}
+	sort.SliceStable(order, func(i, j int) bool { return absDiff[order[i]] > absDiff[order[j]] })
+	if len(h.TopChannels) != opt.TopChannels {
+		t.Fatalf("%d top channels, want %d", len(h.TopChannels), opt.TopChannels)
+	}
+	for i, tc := range h.TopChannels {
+		if tc.Channel != order[i] {
+			t.Errorf("top channel %d is %d, want %d (order %v)", i, tc.Channel, order[i], order)
+			continue
+		}
+		c := tc.Channel
+		if wz := refHistogram(zs[c], -1, 1, opt.HistBins, true); !reflect.DeepEqual(*tc.Z, wz) {
+			t.Errorf("channel %d z histogram\n got %+v\nwant %+v", c, *tc.Z, wz)
+		}
+		if wn := refHistogram(ns[c], -opt.NextRange, opt.NextRange, opt.NextBins, false); !reflect.DeepEqual(*tc.Next, wn) {
+			t.Errorf("channel %d next histogram\n got %+v\nwant %+v", c, *tc.Next, wn)
+		}
 	}
 }
 
@@ -511,6 +681,10 @@ func TestAccumulatorDeterministic(t *testing.T) {
 	}
 }
 
+// BenchmarkAccumulatorAdd measures Add on one float32 batch of n = 128,
+// C = 64, hw = 16·16 (tanh output, standard normal next) with every
+// per-channel state enabled: moments, saturation bins, z histogram
+// (HistBins 50) and next histogram (NextBins 80) for all channels.
 func BenchmarkAccumulatorAdd(b *testing.B) {
 	const n, C, hw = 128, 64, 16 * 16
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -13,10 +13,13 @@ type Collector struct {
 
 // NewCollector returns a collector for the layers, kept in the given (model)
 // order. It fails on invalid options, an invalid spec or a duplicate name.
+// Zero histogram options take their defaults; the reports record the
+// effective options.
 func NewCollector(specs []LayerSpec, opt Options) (*Collector, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
+	opt = opt.withDefaults()
 	c := &Collector{opt: opt, accs: make([]*Accumulator, 0, len(specs)), index: make(map[string]int, len(specs))}
 	for i, s := range specs {
 		if j, dup := c.index[s.Name]; dup {
@@ -71,7 +74,8 @@ func (c *Collector) AddFloat64(name string, act, next []float64, n, hw int) erro
 }
 
 // Report returns the metrics of every layer, in model order, with the given
-// run description and the collector's options.
+// run description and the collector's options (histogram defaults filled
+// in).
 func (c *Collector) Report(meta ReportMeta) *Report {
 	r := &Report{ReportMeta: meta, Options: c.opt, Layers: make([]LayerMetrics, len(c.accs))}
 	for i, a := range c.accs {

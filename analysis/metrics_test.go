@@ -19,7 +19,8 @@ func TestLayerMetricsJSONGolden(t *testing.T) {
 	}
 	const want = `{"name":"features.3","activation":"tanh","placement":"swapped","channels":64,` +
 		`"saturation":0.5,"upper_fraction":0.25,"lower_fraction":0.125,"asymmetric_saturation":0.0625,` +
-		`"skewness_abs_mean":1.5,"center":-0.75,"sparsity":0.375,"samples":2560000}`
+		`"skewness_abs_mean":1.5,"center":-0.75,"sparsity":0.375,"samples":2560000,` +
+		`"next_mean":null,"next_std":null,"per_channel":null,"histograms":null}`
 	if string(got) != want {
 		t.Errorf("JSON\n got %s\nwant %s", got, want)
 	}
@@ -31,7 +32,8 @@ func TestLayerMetricsJSONGolden(t *testing.T) {
 	}
 	const wantNull = `{"name":"fc","activation":"relu","placement":"none","channels":10,` +
 		`"saturation":null,"upper_fraction":null,"lower_fraction":null,"asymmetric_saturation":null,` +
-		`"skewness_abs_mean":null,"center":null,"sparsity":0.5,"samples":4}`
+		`"skewness_abs_mean":null,"center":null,"sparsity":0.5,"samples":4,` +
+		`"next_mean":null,"next_std":null,"per_channel":null,"histograms":null}`
 	if string(got) != wantNull {
 		t.Errorf("JSON\n got %s\nwant %s", got, wantNull)
 	}

@@ -46,21 +46,55 @@ func (r *Report) checkFinite() error {
 	if bad(r.TestAccuracy) {
 		return fmt.Errorf("test_accuracy is %v", r.TestAccuracy)
 	}
-	if bad(r.Delta) || bad(r.Tau) {
-		return fmt.Errorf("options delta=%v tau=%v are not finite", r.Delta, r.Tau)
+	if bad(r.Delta) || bad(r.Tau) || bad(r.NextRange) {
+		return fmt.Errorf("options delta=%v tau=%v next_range=%v are not finite", r.Delta, r.Tau, r.NextRange)
+	}
+	type field struct {
+		name string
+		v    *float64
+	}
+	check := func(where string, fields []field) error {
+		for _, f := range fields {
+			if f.v != nil && bad(*f.v) {
+				return fmt.Errorf("%s: %s is %v", where, f.name, *f.v)
+			}
+		}
+		return nil
 	}
 	for _, l := range r.Layers {
-		fields := []struct {
-			name string
-			v    *float64
-		}{
+		where := fmt.Sprintf("layer %q", l.Name)
+		if err := check(where, []field{
 			{"saturation", l.Saturation}, {"upper_fraction", l.UpperFraction},
 			{"lower_fraction", l.LowerFraction}, {"asymmetric_saturation", l.AsymmetricSaturation},
 			{"skewness_abs_mean", l.SkewnessAbsMean}, {"center", l.Center}, {"sparsity", &l.Sparsity},
+			{"next_mean", l.NextMean}, {"next_std", l.NextStd},
+		}); err != nil {
+			return err
 		}
-		for _, f := range fields {
-			if f.v != nil && bad(*f.v) {
-				return fmt.Errorf("layer %q: %s is %v", l.Name, f.name, *f.v)
+		for _, c := range l.PerChannel {
+			if err := check(fmt.Sprintf("%s channel %d", where, c.Index), []field{
+				{"upper_fraction", c.UpperFraction}, {"lower_fraction", c.LowerFraction},
+				{"skewness", c.Skewness}, {"center", c.Center}, {"saturation", c.Saturation},
+				{"sparsity", c.Sparsity}, {"next_mean", c.NextMean}, {"next_std", c.NextStd},
+			}); err != nil {
+				return err
+			}
+		}
+		if h := l.Histograms; h != nil {
+			hists := []field{}
+			add := func(name string, x *Histogram) {
+				if x != nil {
+					hists = append(hists, field{name + ".lo", &x.Lo}, field{name + ".hi", &x.Hi})
+				}
+			}
+			add("histograms.z", h.Z)
+			add("histograms.next", h.Next)
+			for _, tc := range h.TopChannels {
+				add(fmt.Sprintf("histograms.top_channels[%d].z", tc.Channel), tc.Z)
+				add(fmt.Sprintf("histograms.top_channels[%d].next", tc.Channel), tc.Next)
+			}
+			if err := check(where, hists); err != nil {
+				return err
 			}
 		}
 	}

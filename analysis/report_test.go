@@ -77,6 +77,7 @@ func TestReportJSONTopLevelFields(t *testing.T) {
 	want := map[string]string{
 		"model": `"vgg11"`, "dataset": `"cifar10"`, "activation": `"tanh"`, "placement": `"conventional"`,
 		"seed": `42`, "test_accuracy": `0.875`, "samples": `2`, "delta": `0.1`, "tau": `0.1`, "bins": `10`,
+		"hist_bins": `50`, "next_bins": `80`, "next_range": `4`, "top_channels": `4`,
 	}
 	for k, v := range want {
 		if string(top[k]) != v {

@@ -25,16 +25,7 @@ func FormatTable(w io.Writer, reports ...*Report) error {
 			return fmt.Errorf("analysis: FormatTable: report %d is nil", i)
 		}
 	}
-	var names []string
-	seen := make(map[string]bool)
-	for _, r := range reports {
-		for _, l := range r.Layers {
-			if !seen[l.Name] {
-				seen[l.Name] = true
-				names = append(names, l.Name)
-			}
-		}
-	}
+	names := layerNames(reports)
 	labels := tableLabels(reports)
 
 	// The body (column names and one row per layer) is aligned by
