@@ -51,7 +51,7 @@ type options struct {
 	epochs, batch, trainSubset, testSubset               int
 	lr, momentum, weightDecay, delta, tau                float64
 	seed                                                 int64
-	quiet                                                bool
+	quiet, figures                                       bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -61,8 +61,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `swapstudy trains one model in several BatchNorm placements (default: conventional = conv → BN → act,
 swapped = conv → act → BN) and compares test accuracy and per-layer saturation, asymmetric saturation, |skewness|
-and sparsity side by side. Reports go to -out as <placement>.json, with each run's history in
-<placement>.history.json.
+and sparsity side by side. Reports go to -out as <placement>.json, each run's history to
+<placement>.history.json, each trained model to <placement>.safetensors (for examples/saturation-report), and a
+comparison with figures to comparison/.
 
 Usage: go run ./examples/swapstudy [flags]
 
@@ -87,6 +88,7 @@ Flags:
 	fs.Float64Var(&o.tau, "tau", analysis.DefaultOptions().Tau, "sparsity threshold τ: |t| ≤ τ counts as sparse")
 	fs.StringVar(&o.out, "out", "results/swapstudy", "output directory for the JSON reports")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
+	fs.BoolVar(&o.figures, "figures", true, "also write comparison.md, comparison.csv and figures to <out>/comparison")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -165,6 +167,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		reports = append(reports, rep)
 	}
+	if o.figures && len(reports) > 1 {
+		labels := make([]string, len(reports))
+		for i, r := range reports {
+			labels[i] = r.Placement
+		}
+		if err := analysis.WriteComparisonDir(filepath.Join(o.out, "comparison"), reports, labels); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(stdout)
 	for _, r := range reports {
 		fmt.Fprintf(stdout, "%-13s test accuracy %.2f%%\n", r.Placement, 100*r.TestAccuracy)
@@ -177,7 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// trainOne trains one placement, analyses it on the test split and saves its history next to the report.
+// trainOne trains one placement, saves the model and its history next to the report, and analyses it on the test
+// split.
 func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSplit *datasets.Split,
 	aopt analysis.Options, progress io.Writer) (*analysis.Report, error) {
 	m, err := zoo.New(cfg, tensor.Float32)
@@ -196,6 +208,9 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSp
 		return nil, err
 	}
 	if err := train.WriteHistory(filepath.Join(o.out, cfg.Placement.String()+".history.json"), cfg, history); err != nil {
+		return nil, err
+	}
+	if err := m.Save(filepath.Join(o.out, cfg.Placement.String()+".safetensors")); err != nil {
 		return nil, err
 	}
 	rep, _, err := tr.Analyse(ctx, testSplit, aopt, o.dataset)

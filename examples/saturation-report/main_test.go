@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/zoo"
+	"gorgonia.org/tensor"
+)
+
+func saveModel(t *testing.T, dir string, pl layers.Placement, shape [3]int) string {
+	t.Helper()
+	m, err := zoo.New(zoo.Config{Arch: "vgg_mini", Classes: 10, InputShape: shape, Activation: layers.MustActivation("tanh"),
+		Placement: pl, Seed: 1}, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, pl.String()+".safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReportAndComparison(t *testing.T) {
+	dir := t.TempDir()
+	conv := saveModel(t, dir, layers.Conventional, [3]int{1, 28, 28})
+	swap := saveModel(t, dir, layers.Swapped, [3]int{1, 28, 28})
+	out := filepath.Join(dir, "one")
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-dataset", "mnist", "-samples", "50", "-batch-size", "32", "-quiet",
+		"-out", out, swap}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := analysis.ReadReportDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Samples != 50 || r.Placement != "swapped" || len(r.Layers) != 3 {
+		t.Fatalf("report %+v", r.ReportMeta)
+	}
+	for _, f := range []string{"report.md", "layers.csv", "channels.csv", "figures/layer_metrics.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmp := filepath.Join(dir, "cmp")
+	stdout.Reset()
+	if err := run(context.Background(), []string{"-dataset", "mnist", "-samples", "40", "-quiet", "-out", cmp, conv, swap},
+		&stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(cmp, "comparison.md"))
+	if err != nil || !strings.Contains(string(md), "conventional") || !strings.Contains(string(md), "swapped") {
+		t.Fatalf("comparison.md: %v\n%s", err, md)
+	}
+	// Compare the two report directories just written, without a dataset.
+	again := filepath.Join(dir, "again")
+	if err := run(context.Background(), []string{"-compare", "-out", again, filepath.Join(cmp, "conventional"),
+		filepath.Join(cmp, "swapped", "report.json")}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(again, "comparison.csv")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	cifarModel := saveModel(t, dir, layers.Swapped, [3]int{3, 32, 32})
+	cases := map[string][]string{
+		"at least one model":  {"-dataset", "mnist"},
+		"-dataset":            {cifarModel},
+		"-split":              {"-dataset", "mnist", "-split", "val", cifarModel},
+		"-compare":            {"-compare", "a.json"},
+		"inputs":              {"-dataset", "mnist", "-samples", "10", "-quiet", cifarModel},
+		"absent.safetensors":  {"-dataset", "mnist", filepath.Join(dir, "absent.safetensors")},
+		"-labels has 2":       {"-dataset", "mnist", "-labels", "a,b", cifarModel},
+		"Options.Delta":       {"-dataset", "mnist", "-delta", "2", cifarModel},
+		"-batch-size must be": {"-dataset", "mnist", "-batch-size", "0", cifarModel},
+	}
+	for want, args := range cases {
+		err := run(context.Background(), append([]string{"-out", filepath.Join(dir, "o")}, args...), &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: error %v should mention %q", args, err, want)
+		}
+	}
+}
