@@ -1,6 +1,7 @@
 package datasets_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/bnzoo/bnzoo/datasets"
@@ -36,10 +37,48 @@ func ExampleNewLoader() {
 
 // Load resolves a dataset by name; unknown names list the valid ones.
 func ExampleLoad() {
-	_, _, err := datasets.Load("cifar10", "")
+	_, _, err := datasets.Load("svhn", "")
 	fmt.Println(err)
 	fmt.Println(datasets.Names())
 	// Output:
-	// datasets: unknown dataset "cifar10"; valid names: fashion-mnist (or fashion_mnist, fmnist), mnist
-	// [fashion-mnist mnist]
+	// datasets: unknown dataset "svhn"; valid names: cifar10 (or cifar-10, cifar_10), cifar100 (or cifar-100, cifar_100, cifar100-fine), cifar100-coarse (or cifar-100-coarse, cifar100_coarse), fashion-mnist (or fashion_mnist, fmnist), imagefolder (or image-folder, image_folder), mnist, tiny-imagenet (or tinyimagenet, tiny_imagenet)
+	// [cifar10 cifar100 cifar100-coarse fashion-mnist imagefolder mnist tiny-imagenet]
+}
+
+// A training loader augments each sample with a random crop of its
+// zero-padded image and a random flip, a function of (seed, epoch, sample)
+// only, and Stream builds the batches of an epoch in the background. Here
+// one 8×8 image with pixel (y, x) = 10y+x+1 goes through three epochs; each
+// line shows the middle row of the augmented image (0 is the padding).
+func ExampleLoader_Stream() {
+	s := &datasets.Split{
+		Name: "toy", N: 1, C: 1, H: 8, W: 8,
+		Images:  make([]uint8, 64),
+		Labels:  []int{0},
+		Classes: []string{"a"},
+		Mean:    []float64{0},
+		Std:     []float64{1.0 / 255}, // normalised value = raw pixel value
+	}
+	for i := range s.Images {
+		s.Images[i] = uint8(10*(i/8) + i%8 + 1)
+	}
+	l, err := datasets.NewLoaderOptions(s, 1, true, 7, datasets.LoaderOptions{Augment: true, Workers: 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for epoch := range 3 {
+		st := l.Stream(context.Background(), epoch)
+		for b, ok := st.Next(); ok; b, ok = st.Next() {
+			fmt.Printf("epoch %d %+v: %.0f\n", epoch, datasets.RandomCropFlip(7, epoch, b.Index[0]), b.X[32:40])
+		}
+		st.Close()
+		if err := st.Err(); err != nil {
+			fmt.Println(err)
+		}
+	}
+	// Output:
+	// epoch 0 {Top:3 Left:5 Flip:false}: [32 33 34 35 36 37 38 0]
+	// epoch 1 {Top:0 Left:3 Flip:true}: [7 6 5 4 3 2 1 0]
+	// epoch 2 {Top:5 Left:4 Flip:false}: [51 52 53 54 55 56 57 58]
 }

@@ -25,6 +25,7 @@ type Loader struct {
 	shuffle   bool
 	seed      int64
 	tables    []*[256]float32 // per channel: normalised value of each raw pixel value
+	opts      LoaderOptions   // augmentation and Stream parallelism (defaults resolved)
 }
 
 // epochSeedStride separates the random streams of successive epochs.
@@ -33,8 +34,14 @@ const epochSeedStride = 1000003
 // NewLoader returns a Loader over s in batches of batchSize samples. A
 // batchSize <= 0 or an inconsistent split (see Split.Validate) is an error.
 // With shuffle, each epoch visits the samples in a permutation determined
-// by (seed, epoch) only; see Epoch.
+// by (seed, epoch) only; see Epoch. It does not augment; it is
+// NewLoaderOptions with the zero LoaderOptions.
 func NewLoader(s *Split, batchSize int, shuffle bool, seed int64) (*Loader, error) {
+	return NewLoaderOptions(s, batchSize, shuffle, seed, LoaderOptions{})
+}
+
+// newLoader builds a Loader; opts must already be checked and resolved.
+func newLoader(s *Split, batchSize int, shuffle bool, seed int64, opts LoaderOptions) (*Loader, error) {
 	if batchSize <= 0 {
 		return nil, fmt.Errorf("datasets: batch size must be positive, got %d", batchSize)
 	}
@@ -48,7 +55,7 @@ func NewLoader(s *Split, batchSize int, shuffle bool, seed int64) (*Loader, erro
 	for c := range tables {
 		tables[c] = normTable(s.Mean[c], s.Std[c])
 	}
-	return &Loader{split: s, batchSize: batchSize, shuffle: shuffle, seed: seed, tables: tables}, nil
+	return &Loader{split: s, batchSize: batchSize, shuffle: shuffle, seed: seed, tables: tables, opts: opts}, nil
 }
 
 // Split returns the split the loader iterates.
@@ -88,7 +95,16 @@ func (l *Loader) Epoch(epoch int) []int {
 // the last batch, and 0 if b is out of range or dst is nil (nothing is
 // written then). Entries of order outside [0, N) are skipped, so order
 // should come from Epoch (or be a subset of it).
+//
+// Batch never augments, even when the loader was made with
+// LoaderOptions.Augment (it does not know the epoch, on which the
+// augmentation depends): use EpochBatch or Stream for training batches.
 func (l *Loader) Batch(order []int, b int, dst *Batch) {
+	l.fill(0, order, b, dst, false)
+}
+
+// fill is Batch with the epoch and whether to augment (see EpochBatch).
+func (l *Loader) fill(epoch int, order []int, b int, dst *Batch, augment bool) {
 	if dst == nil {
 		return
 	}
@@ -104,7 +120,6 @@ func (l *Loader) Batch(order []int, b int, dst *Batch) {
 	dst.X = grow(dst.X, want*sz)
 	dst.Y = grow(dst.Y, want)
 	dst.Index = grow(dst.Index, want)
-	hw := s.H * s.W
 	k := 0
 	for _, idx := range order[lo:hi] {
 		if idx < 0 || idx >= s.N {
@@ -112,17 +127,27 @@ func (l *Loader) Batch(order []int, b int, dst *Batch) {
 		}
 		img := s.Images[idx*sz : (idx+1)*sz]
 		x := dst.X[k*sz : (k+1)*sz]
-		for c, t := range l.tables {
-			xc, ic := x[c*hw:(c+1)*hw], img[c*hw:(c+1)*hw]
-			for p, v := range ic {
-				xc[p] = t[v]
-			}
+		if augment {
+			cropFlipInto(x, img, s.C, s.H, s.W, RandomCropFlip(l.seed, epoch, idx), func(c int) *[256]float32 { return l.tables[c] })
+		} else {
+			l.normaliseInto(x, img)
 		}
 		dst.Y[k] = s.Labels[idx]
 		dst.Index[k] = idx
 		k++
 	}
 	dst.X, dst.Y, dst.Index, dst.N = dst.X[:k*sz], dst.Y[:k], dst.Index[:k], k
+}
+
+// normaliseInto writes the normalised pixels of the raw image img to x.
+func (l *Loader) normaliseInto(x []float32, img []uint8) {
+	hw := l.split.H * l.split.W
+	for c, t := range l.tables {
+		xc, ic := x[c*hw:(c+1)*hw], img[c*hw:(c+1)*hw]
+		for p, v := range ic {
+			xc[p] = t[v]
+		}
+	}
 }
 
 // grow returns s resliced to length n, reusing its array when the capacity

@@ -105,25 +105,3 @@ func normTable(mean, std float64) *[256]float32 {
 	}
 	return &t
 }
-
-// Subset returns a split holding the first n samples of s (all of them if
-// n >= s.N, none if n <= 0), for quick tests. The returned split shares its
-// Images and Labels backing arrays with s (capacity-limited, so appending to
-// them does not overwrite s); Classes, Mean and Std are shared too. Its Name
-// is s.Name with "[:n]" appended.
-func Subset(s *Split, n int) *Split {
-	if s == nil {
-		return nil
-	}
-	n = max(0, min(n, s.N, len(s.Labels)))
-	sz := s.ImageSize()
-	if sz < 0 || n*sz > len(s.Images) {
-		n = 0
-	}
-	out := *s
-	out.Name = fmt.Sprintf("%s[:%d]", s.Name, n)
-	out.N = n
-	out.Images = s.Images[: n*sz : n*sz]
-	out.Labels = s.Labels[:n:n]
-	return &out
-}

@@ -145,39 +145,3 @@ func TestNormTableMatchesNormalise(t *testing.T) {
 		t.Errorf("MNIST normalised range = [%v, %v], want ≈ [-0.4242, 2.8215]", tab[0], tab[255])
 	}
 }
-
-func TestSubset(t *testing.T) {
-	s := tinySplit(5)
-	tests := []struct {
-		n, wantN int
-		wantName string
-	}{
-		{3, 3, "tiny[:3]"},
-		{5, 5, "tiny[:5]"},
-		{100, 5, "tiny[:5]"},
-		{0, 0, "tiny[:0]"},
-		{-2, 0, "tiny[:0]"},
-	}
-	for _, tc := range tests {
-		sub := Subset(s, tc.n)
-		if sub.N != tc.wantN || len(sub.Labels) != tc.wantN || len(sub.Images) != tc.wantN*6 || sub.Name != tc.wantName {
-			t.Errorf("Subset(%d): N=%d labels=%d images=%d name=%q, want N=%d name=%q", tc.n, sub.N, len(sub.Labels), len(sub.Images), sub.Name, tc.wantN, tc.wantName)
-		}
-		if err := sub.Validate(); err != nil {
-			t.Errorf("Subset(%d): %v", tc.n, err)
-		}
-		if tc.wantN > 0 && (!slices.Equal(sub.Images, s.Images[:tc.wantN*6]) || !slices.Equal(sub.Labels, s.Labels[:tc.wantN])) {
-			t.Errorf("Subset(%d): content differs from the first samples", tc.n)
-		}
-	}
-	// Appending to a subset must not overwrite the parent.
-	sub := Subset(s, 2)
-	_ = append(sub.Labels, 42)
-	_ = append(sub.Images, 42)
-	if s.Labels[2] != 2 || s.Images[12] != 12 {
-		t.Fatalf("append to subset overwrote parent: label %d pixel %d", s.Labels[2], s.Images[12])
-	}
-	if Subset(nil, 3) != nil {
-		t.Fatal("Subset(nil) != nil")
-	}
-}
