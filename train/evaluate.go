@@ -30,7 +30,12 @@ func (t *Trainer) Evaluate(ctx context.Context, split *datasets.Split, visit Tap
 		return EvalResult{}, errNoSamples
 	}
 	order := loader.Epoch(0)
-	bar := newBar(t.Config.Progress, loader.NumBatches(), "evaluate "+t.Config.Label)
+	label := "evaluate"
+	if t.Config.Label != "" {
+		label += " " + t.Config.Label
+	}
+	bar := newBar(t.Config.Progress, loader.NumBatches(), label)
+	defer barEnd(bar)
 	var batch datasets.Batch
 	var lossSum float64
 	var correct, seen int
@@ -55,7 +60,7 @@ func (t *Trainer) Evaluate(ctx context.Context, split *datasets.Split, visit Tap
 		lossSum += l
 		correct += c
 		seen += batch.N
-		barStep(bar, fmt.Sprintf("evaluate %s acc %.2f%%", t.Config.Label, 100*float64(correct)/float64(seen)))
+		barStep(bar, fmt.Sprintf("%s acc %.2f%%", label, 100*float64(correct)/float64(seen)))
 	}
 	barFinish(bar)
 	return EvalResult{Loss: lossSum / float64(seen), Accuracy: float64(correct) / float64(seen), Samples: seen}, nil

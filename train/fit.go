@@ -4,68 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"time"
 
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/zoo"
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// Config is the training recipe.
-type Config struct {
-	Epochs        int
-	BatchSize     int     // training batch size
-	EvalBatchSize int     // evaluation batch size; 0 means BatchSize
-	LR            float64 // SGD learning rate, constant over the run
-	Momentum      float64
-	WeightDecay   float64
-	// Seed drives the data order (the model's initial weights come from its own config's seed).
-	Seed int64
-	// Progress receives the progress bars (usually os.Stderr); nil trains silently.
-	Progress io.Writer
-	// Label prefixes the bar's description, e.g. "swapped".
-	Label string
-}
-
-// DefaultConfig is a recipe that trains the study's small models well in one epoch: SGD lr 0.01, momentum 0.9,
-// weight decay 5e-4, batch 128.
-func DefaultConfig() Config {
-	return Config{Epochs: 1, BatchSize: 128, LR: 0.01, Momentum: 0.9, WeightDecay: 5e-4, Seed: 1}
-}
-
-// Validate returns one error naming the first bad field.
-func (c Config) Validate() error {
-	switch {
-	case c.Epochs < 1:
-		return fmt.Errorf("epochs must be positive, got %d", c.Epochs)
-	case c.BatchSize < 1:
-		return fmt.Errorf("batch size must be positive, got %d", c.BatchSize)
-	case c.EvalBatchSize < 0:
-		return fmt.Errorf("evaluation batch size must not be negative, got %d", c.EvalBatchSize)
-	}
-	_, err := NewSGD(c.LR, c.Momentum, c.WeightDecay)
-	return err
-}
-
-// EpochStats is one epoch of history.
+// EpochStats is one epoch of history, as the run directory's log.csv and log.jsonl show it.
 type EpochStats struct {
-	Epoch     int     `json:"epoch"`
-	TrainLoss float64 `json:"train_loss"`
-	TrainAcc  float64 `json:"train_acc"`
-	TestLoss  float64 `json:"test_loss"`
-	TestAcc   float64 `json:"test_acc"`
-	ImgPerSec float64 `json:"img_per_sec"` // training throughput, data loading included
-	Seconds   float64 `json:"seconds"`     // wall time of the epoch, evaluation included
+	Epoch        int     `json:"epoch"`
+	Step         int     `json:"step"` // global step at the end of the epoch
+	LR           float64 `json:"lr"`   // learning rate of the epoch's last step
+	TrainLoss    float64 `json:"train_loss"`
+	TrainAcc     float64 `json:"train_acc"`
+	TestLoss     float64 `json:"test_loss"`
+	TestAcc      float64 `json:"test_acc"`
+	ImgPerSec    float64 `json:"img_per_sec"`   // training throughput, data loading included
+	Seconds      float64 `json:"seconds"`       // wall time of the epoch, evaluation included
+	TotalSeconds float64 `json:"total_seconds"` // wall time of the run up to the end of this epoch
 }
 
 // Trainer trains one model. It keeps a compiled graph per batch size (the last partial batch of an epoch gets its
-// own), all sharing the model's parameters.
+// own), all sharing the model's parameters, and the run's position, so that a Run can checkpoint and resume it.
 type Trainer struct {
 	Model  *zoo.Model
-	Config Config
-	opt    *SGD
+	Config Config // as given, with the defaults that zero values stand for filled in
+	opt    Optimizer
 	passes map[passKey]*pass
+	state  RunState
+	log    *slog.Logger
+	run    *Run // the run directory, nil when training in memory only
+	hooks  hooks
+}
+
+// hooks let tests act at fixed points of the loop (poison a weight or gradient, cancel, slow down).
+type hooks struct {
+	afterStep func(t *Trainer)                  // after each completed step and its checkpoint, if any
+	grads     func(t *Trainer, grads []G.Value) // after backward, before the gradients are checked
 }
 
 type passKey struct {
@@ -78,12 +56,23 @@ func NewTrainer(m *zoo.Model, cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.EvalBatchSize == 0 {
-		cfg.EvalBatchSize = cfg.BatchSize
+	cfg = cfg.withDefaults()
+	opt, err := NewOptimizer(cfg)
+	if err != nil {
+		return nil, err
 	}
-	opt, _ := NewSGD(cfg.LR, cfg.Momentum, cfg.WeightDecay)
-	return &Trainer{Model: m, Config: cfg, opt: opt, passes: map[passKey]*pass{}}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Trainer{Model: m, Config: cfg, opt: opt, passes: map[passKey]*pass{}, log: log}, nil
 }
+
+// Optimizer returns the trainer's optimizer (its state is what a checkpoint saves).
+func (t *Trainer) Optimizer() Optimizer { return t.opt }
+
+// State returns a copy of where the run stands.
+func (t *Trainer) State() RunState { return t.state.clone() }
 
 // Close releases the compiled graphs.
 func (t *Trainer) Close() {
@@ -106,70 +95,178 @@ func (t *Trainer) pass(n int, training bool) (*pass, error) {
 	return p, nil
 }
 
-// Fit trains for Config.Epochs epochs, evaluating on test after each, and returns the history. On cancellation it
-// returns the epochs completed so far and ctx's error.
+// Fit trains for Config.Epochs epochs from the model's current weights, evaluating on test (when not nil) after
+// each, and returns the history. The learning rate follows Config.Schedule over these epochs. On cancellation it
+// returns the epochs completed so far and an error wrapping ctx's. Fit keeps nothing on disk; a Run trains in a
+// directory, with checkpoints and resume.
 func (t *Trainer) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
+	t.state = RunState{}
+	return t.fit(ctx, train, test)
+}
+
+// fit trains from the trainer's position to the end of the run.
+func (t *Trainer) fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
 	loader, err := datasets.NewLoader(train, t.Config.BatchSize, true, t.Config.Seed)
 	if err != nil {
 		return nil, err
 	}
-	var history []EpochStats
-	for e := 1; e <= t.Config.Epochs; e++ {
-		st, err := t.epoch(ctx, loader, e)
-		if err != nil {
-			return history, err
-		}
-		if test != nil {
-			ev, err := t.Evaluate(ctx, test, nil)
-			if err != nil {
-				return history, err
-			}
-			st.TestLoss, st.TestAcc = ev.Loss, ev.Accuracy
-		}
-		st.Seconds = time.Since(st.start).Seconds()
-		history = append(history, st.EpochStats)
+	if err := t.bindData(train, test, loader.NumBatches()); err != nil {
+		return nil, err
 	}
-	return history, nil
+	for t.state.Position.Epoch < t.Config.Epochs {
+		if err := t.trainEpoch(ctx, loader); err != nil {
+			return t.State().History, err
+		}
+		if err := t.finishEpoch(ctx, test); err != nil {
+			return t.State().History, err
+		}
+	}
+	return t.State().History, nil
 }
 
-type epochRun struct {
-	EpochStats
-	start time.Time
+// bindData records the splits of a run, or checks that a resumed run is given the same ones.
+func (t *Trainer) bindData(train, test *datasets.Split, stepsPerEpoch int) error {
+	if train.N == 0 {
+		return fmt.Errorf("training split %s has no samples", train.Name)
+	}
+	rec := &DataRecord{Train: train.Name, TrainSamples: train.N}
+	if test != nil {
+		rec.Test, rec.TestSamples = test.Name, test.N
+	}
+	if old := t.state.Data; old != nil && *old != *rec {
+		return fmt.Errorf("the run was trained on %s (%d samples) and evaluated on %q (%d samples), not on %s (%d) and %q (%d)",
+			old.Train, old.TrainSamples, old.Test, old.TestSamples, rec.Train, rec.TrainSamples, rec.Test, rec.TestSamples)
+	}
+	if old := t.state.StepsPerEpoch; old != 0 && old != stepsPerEpoch {
+		return fmt.Errorf("the run has %d steps per epoch, batch size %d on %d samples gives %d", old,
+			t.Config.BatchSize, train.N, stepsPerEpoch)
+	}
+	t.state.Data, t.state.StepsPerEpoch = rec, stepsPerEpoch
+	return nil
 }
 
-func (t *Trainer) epoch(ctx context.Context, loader *datasets.Loader, e int) (epochRun, error) {
-	run := epochRun{EpochStats: EpochStats{Epoch: e}, start: time.Now()}
-	order := loader.Epoch(e - 1)
-	nb := loader.NumBatches()
-	label := fmt.Sprintf("epoch %d/%d", e, t.Config.Epochs)
+// lrAt is the scheduled learning rate of the step at pos.
+func (t *Trainer) lrAt(pos Position) float64 {
+	return t.Config.Schedule.LR(t.Config.LR, t.Config.Epochs, t.state.StepsPerEpoch, pos)
+}
+
+func (t *Trainer) epochLabel(e int) string {
+	label := fmt.Sprintf("epoch %d/%d", e+1, t.Config.Epochs)
 	if t.Config.Label != "" {
 		label = t.Config.Label + " " + label
 	}
-	bar := newBar(t.Config.Progress, nb, label)
+	return label
+}
+
+// trainEpoch takes the remaining steps of the epoch in progress.
+func (t *Trainer) trainEpoch(ctx context.Context, loader *datasets.Loader) error {
+	st := &t.state
+	e, nb := st.Position.Epoch, st.StepsPerEpoch
+	order := loader.Epoch(e)
+	label := t.epochLabel(e)
+	if st.Position.Step > 0 && st.Position.Step < nb {
+		t.log.Info("resuming epoch", "epoch", e+1, "step", st.Position.Step, "of", nb)
+	}
+	bar := newBar(t.Config.Progress, nb-st.Position.Step, label)
+	defer barEnd(bar)
+	start, before := time.Now(), st.EpochProgress.TrainSeconds
 	var batch datasets.Batch
-	var lossSum float64
-	var correct, seen int
-	for b := 0; b < nb; b++ {
+	for st.Position.Step < nb {
 		if err := ctx.Err(); err != nil {
-			return run, fmt.Errorf("training %s interrupted in epoch %d at batch %d/%d: %w", t.Model.Config, e, b, nb, err)
+			return t.interrupted(ctx, fmt.Errorf("training %s interrupted in epoch %d at batch %d/%d: %w",
+				t.Model.Config, e+1, st.Position.Step, nb, err))
 		}
+		b := st.Position.Step
+		lr := t.lrAt(st.Position)
+		t.opt.SetLearningRate(lr)
 		loader.Batch(order, b, &batch)
 		l, c, err := t.Step(&batch)
 		if err != nil {
-			return run, fmt.Errorf("epoch %d batch %d: %w", e, b, err)
+			var de *DivergenceError
+			if errors.As(err, &de) {
+				de.Step, de.Epoch, de.Batch, de.Batches = st.GlobalStep+1, e+1, b+1, nb
+				if t.run != nil {
+					de.LastCheckpoint = t.run.lastPath()
+				}
+				t.log.Error("training diverged", "err", de)
+				return de
+			}
+			return fmt.Errorf("epoch %d batch %d: %w", e+1, b+1, err)
 		}
-		lossSum += l * float64(batch.N)
-		correct += c
-		seen += batch.N
-		ips := float64(seen) / time.Since(run.start).Seconds()
-		barStep(bar, fmt.Sprintf("%s loss %.4f acc %.2f%% %.0f img/s", label, lossSum/float64(seen),
-			100*float64(correct)/float64(seen), ips))
+		p := &st.EpochProgress
+		p.LossSum += l * float64(batch.N)
+		p.Correct += c
+		p.Seen += batch.N
+		p.TrainSeconds = before + time.Since(start).Seconds()
+		st.Position.Step++
+		st.GlobalStep++
+		barStep(bar, fmt.Sprintf("%s loss %.4f acc %.2f%% lr %.4g %.0f img/s", label, p.LossSum/float64(p.Seen),
+			100*float64(p.Correct)/float64(p.Seen), lr, float64(p.Seen)/p.TrainSeconds))
+		// The last step of an epoch is checkpointed after the evaluation, by finishEpoch.
+		if t.run != nil && t.Config.CheckpointEvery > 0 && st.GlobalStep%t.Config.CheckpointEvery == 0 && st.Position.Step < nb {
+			if err := t.run.checkpoint(t); err != nil {
+				return err
+			}
+		}
+		if t.hooks.afterStep != nil {
+			t.hooks.afterStep(t)
+		}
 	}
-	barFinish(bar)
-	run.TrainLoss = lossSum / float64(seen)
-	run.TrainAcc = float64(correct) / float64(seen)
-	run.ImgPerSec = float64(seen) / time.Since(run.start).Seconds()
-	return run, nil
+	return nil
+}
+
+// finishEpoch evaluates the epoch just trained, records it and, in a run directory, checkpoints and logs it.
+func (t *Trainer) finishEpoch(ctx context.Context, test *datasets.Split) error {
+	st := &t.state
+	e := st.Position.Epoch
+	start := time.Now()
+	p := st.EpochProgress
+	stats := EpochStats{Epoch: e + 1, Step: st.GlobalStep, LR: t.lrAt(Position{e, st.StepsPerEpoch - 1}),
+		TrainLoss: p.LossSum / float64(p.Seen), TrainAcc: float64(p.Correct) / float64(p.Seen),
+		ImgPerSec: float64(p.Seen) / p.TrainSeconds}
+	if test != nil {
+		ev, err := t.Evaluate(ctx, test, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return t.interrupted(ctx, fmt.Errorf("training %s interrupted while evaluating epoch %d: %w",
+					t.Model.Config, e+1, err))
+			}
+			return fmt.Errorf("evaluating epoch %d: %w", e+1, err)
+		}
+		stats.TestLoss, stats.TestAcc = ev.Loss, ev.Accuracy
+	}
+	stats.Seconds = p.TrainSeconds + time.Since(start).Seconds()
+	stats.TotalSeconds = stats.Seconds
+	if n := len(st.History); n > 0 {
+		stats.TotalSeconds += st.History[n-1].TotalSeconds
+	}
+	st.History = append(st.History, stats)
+	st.Position = Position{Epoch: e + 1}
+	st.EpochProgress = EpochProgress{}
+	t.log.Info("epoch done", "epoch", stats.Epoch, "of", t.Config.Epochs, "step", stats.Step, "lr", stats.LR,
+		"train_loss", stats.TrainLoss, "train_acc", stats.TrainAcc, "test_loss", stats.TestLoss,
+		"test_acc", stats.TestAcc, "img_per_sec", round1(stats.ImgPerSec), "seconds", round1(stats.Seconds))
+	if t.run != nil {
+		return t.run.endOfEpoch(t, test != nil)
+	}
+	return nil
+}
+
+func round1(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }
+
+// interrupted handles a cancelled context: in a run directory it writes a checkpoint of the current position and
+// returns an *InterruptedError; otherwise it returns err.
+func (t *Trainer) interrupted(ctx context.Context, err error) error {
+	if t.run == nil {
+		return err
+	}
+	if cerr := t.run.checkpoint(t); cerr != nil {
+		return fmt.Errorf("%w; writing the checkpoint failed: %w", err, cerr)
+	}
+	ie := &InterruptedError{Dir: t.run.Dir, Checkpoint: t.run.lastPath(), Position: t.state.Position,
+		GlobalStep: t.state.GlobalStep, Cause: context.Cause(ctx), ctxErr: ctx.Err()}
+	t.log.Warn("training interrupted", "checkpoint", ie.Checkpoint, "resume", t.run.Dir)
+	return ie
 }
 
 // applyGradients takes one optimiser step on every parameter from the gradients of the pass's last run.

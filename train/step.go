@@ -89,7 +89,7 @@ func (p *pass) run(b *datasets.Batch) (lossSum float64, correct int, err error) 
 		return 0, 0, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, 0, fmt.Errorf("loss is %v", loss)
+		return 0, 0, &DivergenceError{Tensor: "loss", Index: -1, Value: loss}
 	}
 	logits, ok := p.logits.(*tensor.Dense)
 	if !ok {

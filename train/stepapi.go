@@ -4,9 +4,10 @@ import (
 	"github.com/bnzoo/bnzoo/datasets"
 )
 
-// Step runs one training step (forward, backward, SGD update) on b and returns the batch's mean loss and the number
-// of correct predictions. Fit calls the same code; Step is for callers that drive the loop themselves (benchmarks,
-// custom schedules).
+// Step runs one training step (forward, backward, optimizer update at the optimizer's current learning rate) on b
+// and returns the batch's mean loss and the number of correct predictions. Fit calls the same code; Step is for
+// callers that drive the loop themselves (benchmarks, custom schedules). A NaN or infinite loss or gradient is a
+// *DivergenceError naming the first bad tensor, and then no parameter is updated.
 func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error) {
 	p, err := t.pass(b.N, true)
 	if err != nil {
@@ -14,6 +15,12 @@ func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error)
 	}
 	sum, correct, err := p.run(b)
 	if err != nil {
+		return 0, 0, err
+	}
+	if t.hooks.grads != nil {
+		t.hooks.grads(t, p.grads)
+	}
+	if err := checkGradients(p.params, p.grads); err != nil {
 		return 0, 0, err
 	}
 	if err := t.applyGradients(p); err != nil {

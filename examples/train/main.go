@@ -1,0 +1,324 @@
+// Command train trains any zoo model on any dataset into a run directory — run.json, per-epoch log.csv and
+// log.jsonl, best.json and checkpoints/ — and resumes an interrupted run from its directory.
+//
+//	go run ./examples/train -model vgg_mini -activation tanh -placement swapped -dataset fashion-mnist -epochs 3
+//	go run ./examples/train -model resnet20 -dataset cifar10 -data-dir ~/data/cifar-10-batches-bin -epochs 200 \
+//	    -lr 0.1 -weight-decay 1e-4 -schedule multistep -milestones 100,150
+//	go run ./examples/train -resume runs/vgg_mini-tanh-swapped-fashion-mnist-20250101-120000
+//
+// Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits, printing the command that
+// resumes; a second signal kills at once. Exit status: 0 done, 1 failed, 2 bad flags, 128+signal interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/train"
+	"github.com/bnzoo/bnzoo/zoo"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := train.SignalContext(context.Background(), log)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, train.ProgressWriter(os.Stderr, false), log)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		var ie *train.InterruptedError
+		if errors.As(err, &ie) {
+			fmt.Fprintf(os.Stderr, "train: resume with: go run ./examples/train -resume %s\n", ie.Dir)
+		}
+	}
+	os.Exit(exitCode(err))
+}
+
+// errUsage marks errors in the flags (exit status 2): errors.Is(err, errUsage).
+var errUsage = errors.New("bad flag")
+
+// flagError is a bad flag; its message names the flag.
+type flagError struct{ msg string }
+
+func (e *flagError) Error() string        { return e.msg }
+func (e *flagError) Is(target error) bool { return target == errUsage }
+
+// exitCode is the process's exit status for run's error.
+func exitCode(err error) int {
+	var sig *train.SignalError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &sig):
+		if s, ok := sig.Signal.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+	}
+	return 1
+}
+
+// usageError is a bad flag: its message names the flag.
+func usageError(flagName string, format string, args ...any) error {
+	return &flagError{msg: "-" + flagName + ": " + fmt.Sprintf(format, args...)}
+}
+
+// options are the parsed flags.
+type options struct {
+	model, activation, placement, dataset, dataDir  string
+	optimizer, schedule, milestones, runDir, resume string
+	width, lr, momentum, weightDecay, gamma, warmup float64
+	epochs, batch, keep, every, trainSub, testSub   int
+	seed                                            int64
+	nesterov, noDecayBNBias, quiet                  bool
+	set                                             map[string]bool // flags given on the command line
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{set: map[string]bool{}}
+	def := train.DefaultConfig()
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // one error line instead of the error plus the whole usage
+	fs.StringVar(&o.model, "model", "vgg_mini", "model: "+strings.Join(zoo.Names(), ", "))
+	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+strings.Join(layers.ActivationNames(), ", ")+" (shifted_tanh:<s> for a shift s)")
+	fs.StringVar(&o.placement, "placement", "conventional", "BatchNorm placement: "+strings.Join(layers.PlacementNames(), ", "))
+	fs.Float64Var(&o.width, "width", 0, "channel width multiplier of the MobileNets (0 = 1)")
+	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset: "+strings.Join(datasets.Names(), ", "))
+	fs.StringVar(&o.dataDir, "data-dir", "", "where the dataset is (default: the dataset's default location, if it has one)")
+	fs.IntVar(&o.epochs, "epochs", 3, "training epochs")
+	fs.IntVar(&o.batch, "batch-size", def.BatchSize, "mini-batch size (training and evaluation)")
+	fs.StringVar(&o.optimizer, "optimizer", train.OptimizerSGD, "optimizer: "+strings.Join(train.OptimizerNames(), ", "))
+	fs.Float64Var(&o.lr, "lr", 0, "base learning rate (0 = 0.01 for sgd, 0.001 for adam and adamw)")
+	fs.Float64Var(&o.momentum, "momentum", def.Momentum, "SGD momentum")
+	fs.BoolVar(&o.nesterov, "nesterov", false, "SGD with Nesterov momentum")
+	fs.Float64Var(&o.weightDecay, "weight-decay", def.WeightDecay, "weight decay: L2 for sgd and adam, decoupled for adamw")
+	fs.BoolVar(&o.noDecayBNBias, "no-decay-bn-bias", false, "no weight decay on BatchNorm parameters and biases")
+	fs.StringVar(&o.schedule, "schedule", train.ScheduleConstant, "learning-rate schedule: "+strings.Join(train.ScheduleNames(), ", ")+" (per step; see train.Schedule)")
+	fs.StringVar(&o.milestones, "milestones", "", "multistep: comma-separated epochs after which the rate is multiplied by -gamma, e.g. 100,150")
+	fs.Float64Var(&o.gamma, "gamma", 0.1, "multistep factor")
+	fs.Float64Var(&o.warmup, "warmup-epochs", 0, "linear warm-up length in epochs (fractions allowed)")
+	fs.Int64Var(&o.seed, "seed", 1, "seed for the initial weights and the data order (same seed → bit-identical run)")
+	fs.StringVar(&o.runDir, "run-dir", "", "run directory (default runs/<model>-<activation>-<placement>-<dataset>-<time>)")
+	fs.StringVar(&o.resume, "resume", "", "resume the run in this directory (no other flag but -quiet)")
+	fs.IntVar(&o.keep, "keep", def.Keep, "checkpoints kept besides the best (0 = all)")
+	fs.IntVar(&o.every, "checkpoint-every", 0, "steps between checkpoints (0 = at the end of each epoch only)")
+	fs.IntVar(&o.trainSub, "train-subset", 0, "use only the first N training samples (0 = all)")
+	fs.IntVar(&o.testSub, "test-subset", 0, "use only the first N test samples (0 = all)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars (they are off anyway when stderr is not a terminal)")
+	usage := func() {
+		fmt.Fprintf(stderr, `train trains a zoo model on a dataset into a run directory (run.json, log.csv, log.jsonl, best.json,
+checkpoints/) and resumes it after an interruption with -resume DIR.
+
+Usage: go run ./examples/train [flags]
+
+Flags:
+`)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	fs.Usage = func() {} // the flag package calls it on errors too; only -h prints the usage
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return o, err
+		}
+		return o, &flagError{msg: err.Error() + " (see -h)"}
+	}
+	if fs.NArg() > 0 {
+		return o, &flagError{msg: fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if o.resume != "" {
+		for name := range o.set {
+			if name != "resume" && name != "quiet" {
+				return o, usageError(name, "cannot be combined with -resume: a resumed run keeps its own config (%s)",
+					filepath.Join(o.resume, "run.json"))
+			}
+		}
+	}
+	return o, nil
+}
+
+// trainConfig turns the recipe flags into a train.Config; errors name the flag. It needs no data, so a typo fails
+// before a dataset is loaded.
+func (o options) trainConfig() (train.Config, error) {
+	lr := o.lr
+	if lr == 0 { // the optimizer's usual rate
+		lr = 0.01
+		if o.optimizer == train.OptimizerAdam || o.optimizer == train.OptimizerAdamW {
+			lr = 0.001
+		}
+	}
+	c := train.Config{Epochs: o.epochs, BatchSize: o.batch, Optimizer: o.optimizer, LR: lr, Momentum: o.momentum,
+		Nesterov: o.nesterov, WeightDecay: o.weightDecay, NoDecayBNBias: o.noDecayBNBias,
+		Schedule: train.Schedule{Kind: o.schedule, WarmupEpochs: o.warmup}, Seed: o.seed,
+		CheckpointEvery: o.every, Keep: o.keep}
+	if o.set["gamma"] && !(o.gamma > 0) {
+		return c, usageError("gamma", "must be positive, got %v", o.gamma)
+	}
+	if o.schedule == train.ScheduleMultiStep || o.set["gamma"] {
+		c.Schedule.Gamma = o.gamma
+	}
+	if o.milestones != "" {
+		for _, f := range strings.Split(o.milestones, ",") {
+			m, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return c, usageError("milestones", "%q is not a whole number of epochs", f)
+			}
+			c.Schedule.Milestones = append(c.Schedule.Milestones, m)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		var ce *train.ConfigError
+		if errors.As(err, &ce) {
+			return c, usageError(strings.ReplaceAll(ce.Field, "_", "-"), "%s", ce.Reason)
+		}
+		return c, &flagError{msg: err.Error()}
+	}
+	return c, nil
+}
+
+// checkFlags validates every flag that needs no data; errors name the flag.
+func (o options) checkFlags() error {
+	switch {
+	case o.trainSub < 0:
+		return usageError("train-subset", "must not be negative, got %d", o.trainSub)
+	case o.testSub < 0:
+		return usageError("test-subset", "must not be negative, got %d", o.testSub)
+	case o.width < 0:
+		return usageError("width", "must not be negative, got %v", o.width)
+	}
+	known := false
+	for _, n := range zoo.Names() {
+		known = known || n == o.model
+	}
+	if !known {
+		return usageError("model", "unknown model %q (valid: %s)", o.model, strings.Join(zoo.Names(), ", "))
+	}
+	if _, err := layers.ParseActivation(o.activation); err != nil {
+		return usageError("activation", "%v", err)
+	}
+	if _, err := layers.ParsePlacement(o.placement); err != nil {
+		return usageError("placement", "%v", err)
+	}
+	_, err := o.trainConfig()
+	return err
+}
+
+// modelConfig is the zoo config the flags describe for data shaped like split; errors name the flag.
+func (o options) modelConfig(split *datasets.Split) (zoo.Config, error) {
+	act, _ := layers.ParseActivation(o.activation) // checked by checkFlags
+	pl, _ := layers.ParsePlacement(o.placement)
+	c := zoo.Config{Arch: o.model, Classes: len(split.Classes), InputShape: [3]int{split.C, split.H, split.W},
+		Activation: act, Placement: pl, Width: o.width, Seed: o.seed}
+	if err := c.Validate(); err != nil {
+		if o.width != 0 && strings.Contains(err.Error(), "width") {
+			return c, usageError("width", "%v", err)
+		}
+		return c, usageError("model", "%v", err)
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress io.Writer, log *slog.Logger) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.quiet {
+		progress = nil
+	}
+	var r *train.Run
+	if o.resume != "" {
+		if _, err := train.ReadRunConfig(o.resume); err != nil {
+			return usageError("resume", "%v", err)
+		}
+		if r, err = train.Resume(o.resume, progress, log); err != nil {
+			return err
+		}
+		defer r.Close()
+		if r.Done() {
+			fmt.Fprintf(stdout, "train: the run in %s is complete (%d epochs)\n", r.Dir, r.Config.Train.Epochs)
+			summarize(stdout, r, 0)
+			return nil
+		}
+	} else if err := o.checkFlags(); err != nil {
+		return err
+	}
+	spec := train.DataSpec{Name: o.dataset, Dir: o.dataDir, TrainSubset: o.trainSub, TestSubset: o.testSub}
+	if r != nil {
+		spec = r.Config.Data
+	}
+	trainSplit, testSplit, err := spec.Load()
+	if err != nil {
+		if r != nil {
+			return fmt.Errorf("the run's data: %w", err)
+		}
+		return usageError("dataset", "%v", err)
+	}
+	if r == nil {
+		rc := train.RunConfig{Dtype: "float32", Data: spec}
+		if rc.Model, err = o.modelConfig(trainSplit); err != nil {
+			return err
+		}
+		rc.Train, _ = o.trainConfig() // checked by checkFlags
+		rc.Train.Progress, rc.Train.Logger = progress, log
+		dir := o.runDir
+		if dir == "" {
+			dir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%s-%s", o.model, rc.Model.Activation, rc.Model.Placement,
+				o.dataset, time.Now().Format("20060102-150405")))
+		}
+		if r, err = train.NewRun(dir, rc); err != nil {
+			if strings.Contains(err.Error(), "already holds a run") {
+				return usageError("run-dir", "%v", err)
+			}
+			return err
+		}
+		defer r.Close()
+	}
+	c := r.Config
+	fmt.Fprintf(stdout, "train: %s on %s (%d train / %d test images), %d epochs of %d steps, %s lr %g (%s schedule), run directory %s\n",
+		c.Model, c.Data.Name, trainSplit.N, testSplit.N, c.Train.Epochs, (trainSplit.N+c.Train.BatchSize-1)/c.Train.BatchSize,
+		c.Train.Optimizer, c.Train.LR, c.Train.Schedule.Kind, r.Dir)
+	start := time.Now()
+	if _, err := r.Fit(ctx, trainSplit, testSplit); err != nil {
+		return err
+	}
+	summarize(stdout, r, time.Since(start))
+	return nil
+}
+
+// summarize prints the run's final and best test accuracy, its wall time and what its directory holds.
+func summarize(w io.Writer, r *train.Run, session time.Duration) {
+	st := r.Trainer.State()
+	if n := len(st.History); n > 0 {
+		last := st.History[n-1]
+		fmt.Fprintf(w, "train: epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%; wall time %s",
+			last.Epoch, last.TrainLoss, 100*last.TrainAcc, last.TestLoss, 100*last.TestAcc,
+			(time.Duration(last.TotalSeconds * float64(time.Second))).Round(time.Second))
+		if session > 0 {
+			fmt.Fprintf(w, " (this session %s)", session.Round(time.Second))
+		}
+		fmt.Fprintln(w)
+	}
+	if st.Best != nil {
+		fmt.Fprintf(w, "train: best test accuracy %.2f%% at epoch %d: %s\n", 100*st.Best.TestAcc, st.Best.Epoch,
+			filepath.Join(r.Dir, "checkpoints", st.Best.Checkpoint))
+	}
+	if names, err := train.Checkpoints(r.Dir); err == nil {
+		fmt.Fprintf(w, "train: %s holds run.json, log.csv, log.jsonl, best.json and checkpoints %s\n", r.Dir,
+			strings.Join(names, ", "))
+	}
+}

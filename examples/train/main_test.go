@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bnzoo/bnzoo/train"
+)
+
+// TestFlagErrors checks that each bad flag gives one error naming it, with exit status 2.
+func TestFlagErrors(t *testing.T) {
+	resumable := t.TempDir()
+	if err := os.WriteFile(filepath.Join(resumable, "run.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag string
+		args []string
+	}{
+		{"-lr", []string{"-lr", "abc"}},
+		{"-lr", []string{"-lr", "-1"}},
+		{"-model", []string{"-model", "vgg99"}},
+		{"-activation", []string{"-activation", "swish"}},
+		{"-placement", []string{"-placement", "before"}},
+		{"-width", []string{"-width", "0.5"}},
+		{"-dataset", []string{"-dataset", "imagenet"}},
+		{"-dataset", []string{"-dataset", "fashion-mnist", "-data-dir", "/nonexistent/fmnist"}},
+		{"-epochs", []string{"-epochs", "0"}},
+		{"-batch-size", []string{"-batch-size", "0"}},
+		{"-optimizer", []string{"-optimizer", "rmsprop"}},
+		{"-momentum", []string{"-momentum", "1"}},
+		{"-nesterov", []string{"-nesterov", "-momentum", "0"}},
+		{"-nesterov", []string{"-nesterov", "-optimizer", "adam"}},
+		{"-weight-decay", []string{"-weight-decay", "-0.1"}},
+		{"-schedule", []string{"-schedule", "step"}},
+		{"-milestones", []string{"-schedule", "multistep"}},
+		{"-milestones", []string{"-schedule", "multistep", "-milestones", "10,x"}},
+		{"-milestones", []string{"-schedule", "multistep", "-milestones", "10,5"}},
+		{"-milestones", []string{"-milestones", "10"}},
+		{"-gamma", []string{"-schedule", "multistep", "-milestones", "1", "-gamma", "0"}},
+		{"-gamma", []string{"-schedule", "multistep", "-milestones", "1", "-gamma", "-2"}},
+		{"-warmup-epochs", []string{"-warmup-epochs", "-1"}},
+		{"-warmup-epochs", []string{"-schedule", "cosine", "-epochs", "2", "-warmup-epochs", "2"}},
+		{"-keep", []string{"-keep", "-1"}},
+		{"-checkpoint-every", []string{"-checkpoint-every", "-5"}},
+		{"-train-subset", []string{"-train-subset", "-1"}},
+		{"-resume", []string{"-resume", "/nonexistent/run"}},
+		{"-epochs", []string{"-resume", resumable, "-epochs", "5"}},
+		{"unexpected argument", []string{"extra"}},
+	} {
+		var stdout, stderr bytes.Buffer
+		// A case that wrongly passes would start training: the timeout stops it.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := run(ctx, append(c.args, "-quiet", "-run-dir", t.TempDir()), &stdout, &stderr, nil, nil)
+		cancel()
+		if !errors.Is(err, errUsage) || exitCode(err) != 2 || !strings.Contains(err.Error(), c.flag) {
+			t.Errorf("%v: error %v (exit %d), want a flag error naming %s with exit 2", c.args, err, exitCode(err), c.flag)
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("%v: printed %q besides the error", c.args, stderr.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr, nil, nil); !errors.Is(err, flag.ErrHelp) ||
+		exitCode(err) != 0 || !strings.Contains(stderr.String(), "-checkpoint-every") {
+		t.Fatalf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	interrupted := func(sig syscall.Signal) error {
+		return fmt.Errorf("fit: %w", &train.InterruptedError{Cause: &train.SignalError{Signal: sig}})
+	}
+	for want, err := range map[int]error{
+		0:   nil,
+		1:   errors.New("disk full"),
+		2:   usageError("lr", "must be positive"),
+		130: interrupted(syscall.SIGINT),
+		143: interrupted(syscall.SIGTERM),
+	} {
+		if got := exitCode(err); got != want {
+			t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
+		}
+	}
+}
+
+// TestInterruptAndResume trains 2 epochs of 4 steps on 100 MNIST images with a checkpoint after every step,
+// cancels the context once the first checkpoint exists (as SIGINT would), then resumes the run with -resume to
+// its end.
+func TestInterruptAndResume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if latest, _ := train.LatestCheckpoint(dir); latest != "" {
+				cancel()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"-train-subset", "100", "-test-subset", "50", "-batch-size", "25", "-epochs", "2",
+		"-checkpoint-every", "1", "-placement", "swapped", "-quiet", "-run-dir", dir}, &stdout, &stderr, nil, nil)
+	var ie *train.InterruptedError
+	if !errors.As(err, &ie) || ie.Dir != dir || exitCode(err) != 1 {
+		t.Fatalf("interrupted run: %v\n%s", err, stdout.String())
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"-resume", dir, "-quiet"}, &stdout, &stderr, nil, nil); err != nil {
+		t.Fatalf("resume: %v\n%s", err, stdout.String())
+	}
+	if out := stdout.String(); !strings.Contains(out, "epoch 2: train loss") || !strings.Contains(out, "best test accuracy") {
+		t.Fatalf("resume output:\n%s", out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "log.csv"))
+	if err != nil || strings.Count(string(raw), "\n") != 3 {
+		t.Fatalf("log.csv after resuming: %q %v", raw, err)
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"-resume", dir}, &stdout, &stderr, nil, nil); err != nil ||
+		!strings.Contains(stdout.String(), "is complete") {
+		t.Fatalf("resuming a finished run: %v\n%s", err, stdout.String())
+	}
+}

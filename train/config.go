@@ -1,0 +1,104 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+)
+
+// Config is the training recipe. Its JSON form (snake_case keys, the same names the errors use) is part of a run
+// directory's run.json and of every checkpoint.
+type Config struct {
+	Epochs        int `json:"epochs"`
+	BatchSize     int `json:"batch_size"`                // training batch size
+	EvalBatchSize int `json:"eval_batch_size,omitempty"` // evaluation batch size; 0 means BatchSize
+	// Optimizer is sgd (also ""), adam or adamw.
+	Optimizer string `json:"optimizer"`
+	// LR is the base learning rate; Schedule scales it step by step.
+	LR float64 `json:"lr"`
+	// Momentum and Nesterov are SGD's (Adam ignores Momentum).
+	Momentum float64 `json:"momentum"`
+	Nesterov bool    `json:"nesterov,omitempty"`
+	// WeightDecay is L2 decay added to the gradient for SGD and Adam, decoupled decay for AdamW.
+	WeightDecay float64 `json:"weight_decay"`
+	// NoDecayBNBias exempts BatchNorm γ, β and all biases from weight decay.
+	NoDecayBNBias bool `json:"no_decay_bn_bias,omitempty"`
+	// Beta1, Beta2 and Eps are Adam's and AdamW's; 0 means PyTorch's default (0.9, 0.999, 1e-8).
+	Beta1 float64 `json:"beta1,omitempty"`
+	Beta2 float64 `json:"beta2,omitempty"`
+	Eps   float64 `json:"eps,omitempty"`
+	// Schedule scales LR over the run; the zero value is constant.
+	Schedule Schedule `json:"schedule"`
+	// Seed drives the data order (the model's initial weights come from its own config's seed).
+	Seed int64 `json:"seed"`
+	// CheckpointEvery is, in a run directory, the number of steps between checkpoints; 0 checkpoints at the end
+	// of each epoch only (every epoch ends with one either way, as does an interruption).
+	CheckpointEvery int `json:"checkpoint_every,omitempty"`
+	// Keep is, in a run directory, how many of the latest checkpoints are kept besides the best one; 0 keeps all.
+	Keep int `json:"keep,omitempty"`
+	// Progress receives the progress bars (usually os.Stderr, see ProgressWriter); nil trains silently.
+	Progress io.Writer `json:"-"`
+	// Logger receives messages (epoch summaries, checkpoints, resumes); nil discards them.
+	Logger *slog.Logger `json:"-"`
+	// Label prefixes the bar's description, e.g. "swapped".
+	Label string `json:"label,omitempty"`
+}
+
+// DefaultConfig is a recipe that trains the study's small models well in one epoch: SGD lr 0.01, momentum 0.9,
+// weight decay 5e-4, batch 128, constant learning rate; in a run directory it keeps the last 3 checkpoints.
+func DefaultConfig() Config {
+	return Config{Epochs: 1, BatchSize: 128, Optimizer: OptimizerSGD, LR: 0.01, Momentum: 0.9, WeightDecay: 5e-4,
+		Seed: 1, Keep: 3}
+}
+
+// ConfigError is a bad configuration value. Field is the value's JSON key in Config (or in Schedule), which is
+// also the name of examples/train's flag with '-' for '_'.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Reason }
+
+// withDefaults fills in the values that 0 or "" stand for.
+func (c Config) withDefaults() Config {
+	if c.EvalBatchSize == 0 {
+		c.EvalBatchSize = c.BatchSize
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = OptimizerSGD
+	}
+	if c.Optimizer == OptimizerAdam || c.Optimizer == OptimizerAdamW {
+		if c.Beta1 == 0 {
+			c.Beta1 = 0.9
+		}
+		if c.Beta2 == 0 {
+			c.Beta2 = 0.999
+		}
+		if c.Eps == 0 {
+			c.Eps = 1e-8
+		}
+	}
+	c.Schedule = c.Schedule.withDefaults()
+	return c
+}
+
+// Validate returns one error (a *ConfigError) naming the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return &ConfigError{Field: "epochs", Reason: fmt.Sprintf("must be positive, got %d", c.Epochs)}
+	case c.BatchSize < 1:
+		return &ConfigError{Field: "batch_size", Reason: fmt.Sprintf("must be positive, got %d", c.BatchSize)}
+	case c.EvalBatchSize < 0:
+		return &ConfigError{Field: "eval_batch_size", Reason: fmt.Sprintf("must not be negative, got %d", c.EvalBatchSize)}
+	case c.CheckpointEvery < 0:
+		return &ConfigError{Field: "checkpoint_every", Reason: fmt.Sprintf("must not be negative, got %d", c.CheckpointEvery)}
+	case c.Keep < 0:
+		return &ConfigError{Field: "keep", Reason: fmt.Sprintf("must not be negative, got %d", c.Keep)}
+	}
+	if _, err := NewOptimizer(c); err != nil {
+		return err
+	}
+	return c.Schedule.Validate(c.Epochs)
+}

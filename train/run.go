@@ -1,0 +1,295 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/zoo"
+	"gorgonia.org/tensor"
+)
+
+// A run directory holds one training run:
+//
+//	run.json       RunConfig, written when the run is created
+//	log.csv        one row per finished epoch (EpochStats), rewritten atomically after each epoch
+//	log.jsonl      the same rows as JSON Lines
+//	best.json      BestCheckpoint: the end-of-epoch checkpoint with the highest test accuracy
+//	checkpoints/   see LoadCheckpoint; the Keep latest plus the best are kept
+//
+// Resume continues the run from its newest checkpoint; the logs are rewritten from that checkpoint's history, so
+// they never show an epoch the checkpoints do not have.
+const (
+	runFile  = "run.json"
+	bestFile = "best.json"
+)
+
+// RunConfig is everything that defines a run: with it alone (run.json) a run can be restarted from scratch, and
+// every checkpoint repeats it.
+type RunConfig struct {
+	Model zoo.Config `json:"model"`
+	// Dtype is the parameters' type, "float32" (also "") or "float64".
+	Dtype string   `json:"dtype"`
+	Data  DataSpec `json:"data"`
+	Train Config   `json:"train"`
+}
+
+// DataSpec says where a run's data come from (see datasets.Load).
+type DataSpec struct {
+	Name        string `json:"name"`
+	Dir         string `json:"dir,omitempty"`          // "" is the dataset's default location
+	TrainSubset int    `json:"train_subset,omitempty"` // the first N training samples (0 = all)
+	TestSubset  int    `json:"test_subset,omitempty"`  // the first N test samples (0 = all)
+}
+
+// Load loads the splits d describes.
+func (d DataSpec) Load() (train, test *datasets.Split, err error) {
+	train, test, err = datasets.Load(d.Name, d.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.TrainSubset > 0 {
+		train = datasets.Subset(train, d.TrainSubset)
+	}
+	if d.TestSubset > 0 {
+		test = datasets.Subset(test, d.TestSubset)
+	}
+	return train, test, nil
+}
+
+func (rc RunConfig) dtype() (tensor.Dtype, error) {
+	if rc.Dtype == "" {
+		return tensor.Float32, nil
+	}
+	dt, ok := dtypeNames[rc.Dtype]
+	if !ok {
+		return tensor.Float32, &ConfigError{Field: "dtype", Reason: fmt.Sprintf("must be float32 or float64, got %q", rc.Dtype)}
+	}
+	return dt, nil
+}
+
+// Validate checks the run config: the dtype and subsets, then the model (zoo.Config.Validate), then the recipe
+// (Config.Validate, whose errors are *ConfigError).
+func (rc RunConfig) Validate() error {
+	if _, err := rc.dtype(); err != nil {
+		return err
+	}
+	if rc.Data.TrainSubset < 0 {
+		return &ConfigError{Field: "train_subset", Reason: fmt.Sprintf("must not be negative, got %d", rc.Data.TrainSubset)}
+	}
+	if rc.Data.TestSubset < 0 {
+		return &ConfigError{Field: "test_subset", Reason: fmt.Sprintf("must not be negative, got %d", rc.Data.TestSubset)}
+	}
+	if err := rc.Model.Validate(); err != nil {
+		return err
+	}
+	return rc.Train.Validate()
+}
+
+// Run is a training run in a directory: a Trainer that checkpoints, logs and can be resumed.
+type Run struct {
+	Dir     string
+	Config  RunConfig
+	Trainer *Trainer
+	last    string   // name of the newest checkpoint on disk, "" if none
+	lastPos RunState // state it holds
+}
+
+// NewRun creates the run directory dir (it may exist but must not hold a run yet), writes run.json and builds the
+// model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given.
+func NewRun(dir string, rc RunConfig) (*Run, error) {
+	if err := rc.Validate(); err != nil {
+		return nil, err
+	}
+	if rc.Dtype == "" {
+		rc.Dtype = "float32"
+	}
+	rc.Train = rc.Train.withDefaults()
+	if _, err := os.Stat(filepath.Join(dir, runFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a run (%s): resume it or choose another directory", dir, runFile)
+	}
+	r, err := newRun(dir, rc, nil) // builds the model before anything is written
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	syncDir(dir)
+	js, err := json.MarshalIndent(rc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, runFile), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	r.Trainer.log.Info("new run", "dir", dir, "model", rc.Model.String(), "optimizer", rc.Train.Optimizer,
+		"lr", rc.Train.LR, "schedule", rc.Train.Schedule.Kind, "epochs", rc.Train.Epochs)
+	return r, nil
+}
+
+func withRuntime(c Config, progress io.Writer, log *slog.Logger) Config {
+	c.Progress, c.Logger = progress, log
+	return c
+}
+
+// newRun builds the run's model and trainer, from the checkpoint ck when it is not nil.
+func newRun(dir string, rc RunConfig, ck *Checkpoint) (*Run, error) {
+	var m *zoo.Model
+	if ck != nil {
+		m = ck.Model
+	} else {
+		dt, err := rc.dtype()
+		if err != nil {
+			return nil, err
+		}
+		if m, err = zoo.New(rc.Model, dt); err != nil {
+			return nil, err
+		}
+	}
+	t, err := NewTrainer(m, rc.Train)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Dir: dir, Config: rc, Trainer: t}
+	t.run = r
+	if ck != nil {
+		if err := t.opt.LoadState(ck.OptimizerState, m.Store.Params()); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", ck.Path, err)
+		}
+		t.state = ck.State.RunState.clone()
+		r.last, r.lastPos = ck.State.Name, t.state.clone()
+	}
+	return r, nil
+}
+
+// Resume opens the run in dir at its newest checkpoint (at the start when it has none yet), with the
+// checkpoint's copy of the run config. Progress bars go to progress and messages to log (both may be nil). A
+// missing or corrupt checkpoint is an error naming the file; Resume never falls back to an older checkpoint on
+// its own.
+func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
+	rc, err := ReadRunConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if err := cleanLeftovers(dir); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	path, err := LatestCheckpoint(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	var ck *Checkpoint
+	if path != "" {
+		if ck, err = LoadCheckpoint(path); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", dir, err)
+		}
+		rc = ck.State.Run
+	} else if err := rc.Validate(); err != nil {
+		return nil, fmt.Errorf("resume %s: %s: %w", dir, runFile, err)
+	}
+	rc.Train = withRuntime(rc.Train, progress, log)
+	r, err := newRun(dir, rc, ck)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	st := r.Trainer.state
+	if err := writeRunLogs(dir, st.History); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	r.Trainer.log.Info("resumed run", "dir", dir, "checkpoint", r.last, "epochs_done", st.Position.Epoch,
+		"steps_into_next", st.Position.Step, "global_step", st.GlobalStep)
+	return r, nil
+}
+
+// Done reports whether the run has trained all its epochs.
+func (r *Run) Done() bool { return r.Trainer.state.Position.Epoch >= r.Config.Train.Epochs }
+
+// Fit trains the run to its end from where it stands, checkpointing and logging in its directory, and returns the
+// whole history. train and test must be the splits the run started with (Config.Data.Load gives them; they are
+// checked by name and size). On cancellation it writes a checkpoint and returns an *InterruptedError; on a NaN or
+// infinite loss or gradient it returns a *DivergenceError and writes nothing.
+func (r *Run) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
+	return r.Trainer.fit(ctx, train, test)
+}
+
+// Close releases the trainer's graphs.
+func (r *Run) Close() { r.Trainer.Close() }
+
+// lastPath is the path of the newest checkpoint, "" when there is none.
+func (r *Run) lastPath() string {
+	if r.last == "" {
+		return ""
+	}
+	return filepath.Join(r.Dir, checkpointsDir, r.last)
+}
+
+// checkpoint writes the trainer's current state, unless the newest checkpoint already holds it or nothing has been
+// trained yet, then prunes old checkpoints.
+func (r *Run) checkpoint(t *Trainer) error {
+	st := t.state.clone()
+	if st.GlobalStep == 0 || (r.last != "" && st.GlobalStep == r.lastPos.GlobalStep && st.Position == r.lastPos.Position) {
+		return nil
+	}
+	if st.Position.Epoch < t.Config.Epochs {
+		st.LR = t.lrAt(Position{st.Position.Epoch, min(st.Position.Step, st.StepsPerEpoch-1)})
+	} else {
+		st.LR = t.opt.LearningRate()
+	}
+	st.RNG = RNGState{Seed: t.Config.Seed, Epoch: st.Position.Epoch, Step: st.Position.Step}
+	cs := CheckpointState{Format: checkpointFormat, Name: nameFor(st), Time: time.Now().UTC(), RunState: st,
+		Run: r.Config}
+	ckDir := filepath.Join(r.Dir, checkpointsDir)
+	if err := writeCheckpoint(ckDir, t, cs); err != nil {
+		return err
+	}
+	r.last, r.lastPos = cs.Name, st
+	t.log.Debug("checkpoint written", "checkpoint", r.lastPath())
+	best := ""
+	if st.Best != nil {
+		best = st.Best.Checkpoint
+	}
+	return pruneCheckpoints(r.Dir, t.Config.Keep, best)
+}
+
+// endOfEpoch records a new best, checkpoints the finished epoch and rewrites the logs.
+func (r *Run) endOfEpoch(t *Trainer, evaluated bool) error {
+	st := &t.state
+	last := st.History[len(st.History)-1]
+	newBest := evaluated && (st.Best == nil || last.TestAcc > st.Best.TestAcc)
+	if newBest {
+		st.Best = &BestCheckpoint{Checkpoint: nameFor(*st), Epoch: last.Epoch, TestAcc: last.TestAcc}
+	}
+	if err := r.checkpoint(t); err != nil {
+		return err
+	}
+	t.log.Info("checkpoint written", "checkpoint", r.lastPath())
+	if newBest {
+		js, _ := json.MarshalIndent(st.Best, "", "  ")
+		if err := atomicfile.Write(filepath.Join(r.Dir, bestFile), append(js, '\n')); err != nil {
+			return err
+		}
+		t.log.Info("new best", "epoch", last.Epoch, "test_acc", last.TestAcc, "checkpoint", st.Best.Checkpoint)
+	}
+	return writeRunLogs(r.Dir, st.History)
+}
+
+// ReadRunConfig reads the run.json of the run directory dir.
+func ReadRunConfig(dir string) (RunConfig, error) {
+	var rc RunConfig
+	raw, err := os.ReadFile(filepath.Join(dir, runFile))
+	if err != nil {
+		return rc, fmt.Errorf("not a run directory: %w", err)
+	}
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		return rc, fmt.Errorf("%s is not valid: %w", filepath.Join(dir, runFile), err)
+	}
+	return rc, nil
+}
