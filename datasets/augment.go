@@ -116,3 +116,23 @@ func cropFlipInto[T any](dst []T, src []uint8, c, h, w int, cf CropFlip, table f
 		}
 	}
 }
+
+// AugmentsByDefault reports whether training on s uses the crop-and-flip augmentation unless told otherwise: yes
+// for the 32×32 and 64×64 colour sets (CIFAR, Tiny ImageNet, such image folders), no for MNIST-like digits, where a
+// horizontal flip changes the class's appearance.
+func AugmentsByDefault(s *Split) bool {
+	return s.C == 3 && s.H == s.W && (s.H == 32 || s.H == 64)
+}
+
+// ParseAugment resolves an "auto", "on" or "off" setting for s.
+func ParseAugment(setting string, s *Split) (bool, error) {
+	switch setting {
+	case "auto", "":
+		return AugmentsByDefault(s), nil
+	case "on", "true":
+		return true, nil
+	case "off", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("augmentation setting %q is not auto, on or off", setting)
+}

@@ -192,3 +192,22 @@ func TestLoaderAugment(t *testing.T) {
 		t.Fatal("Batch of an augmenting loader, or EpochBatch of a plain one, is not the plain batch")
 	}
 }
+
+func TestParseAugment(t *testing.T) {
+	cifar := &Split{C: 3, H: 32, W: 32}
+	mnist := &Split{C: 1, H: 28, W: 28}
+	tiny := &Split{C: 3, H: 64, W: 64}
+	for _, c := range []struct {
+		setting string
+		s       *Split
+		want    bool
+	}{{"auto", cifar, true}, {"auto", tiny, true}, {"auto", mnist, false}, {"", mnist, false}, {"on", mnist, true}, {"off", cifar, false}} {
+		got, err := ParseAugment(c.setting, c.s)
+		if err != nil || got != c.want {
+			t.Errorf("ParseAugment(%q, %dx%dx%d) = %v, %v; want %v", c.setting, c.s.C, c.s.H, c.s.W, got, err, c.want)
+		}
+	}
+	if _, err := ParseAugment("sometimes", cifar); err == nil {
+		t.Fatal("an unknown setting should fail")
+	}
+}

@@ -29,8 +29,11 @@ type Config struct {
 	Eps   float64 `json:"eps,omitempty"`
 	// Schedule scales LR over the run; the zero value is constant.
 	Schedule Schedule `json:"schedule"`
-	// Seed drives the data order (the model's initial weights come from its own config's seed).
+	// Seed drives the data order and the augmentation (the model's initial weights come from its own config's seed).
 	Seed int64 `json:"seed"`
+	// Augment applies the training augmentation of 32×32 and 64×64 sets (random crop with 4-pixel zero padding and
+	// horizontal flip, a pure function of (seed, epoch, sample)); evaluation is never augmented.
+	Augment bool `json:"augment,omitempty"`
 	// CheckpointEvery is, in a run directory, the number of steps between checkpoints; 0 checkpoints at the end
 	// of each epoch only (every epoch ends with one either way, as does an interruption).
 	CheckpointEvery int `json:"checkpoint_every,omitempty"`

@@ -106,7 +106,8 @@ func (t *Trainer) Fit(ctx context.Context, train, test *datasets.Split) ([]Epoch
 
 // fit trains from the trainer's position to the end of the run.
 func (t *Trainer) fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
-	loader, err := datasets.NewLoader(train, t.Config.BatchSize, true, t.Config.Seed)
+	loader, err := datasets.NewLoaderOptions(train, t.Config.BatchSize, true, t.Config.Seed,
+		datasets.LoaderOptions{Augment: t.Config.Augment})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func (t *Trainer) trainEpoch(ctx context.Context, loader *datasets.Loader) error
 		b := st.Position.Step
 		lr := t.lrAt(st.Position)
 		t.opt.SetLearningRate(lr)
-		loader.Batch(order, b, &batch)
+		loader.EpochBatch(e, order, b, &batch)
 		l, c, err := t.Step(&batch)
 		if err != nil {
 			var de *DivergenceError

@@ -61,9 +61,14 @@ func newModel(t *testing.T, pl layers.Placement, seed int64) *zoo.Model {
 
 func trainedWeights(t *testing.T, seed int64, tr, te *datasets.Split) ([][]float32, []EpochStats, *zoo.Model) {
 	t.Helper()
+	return trainedWeightsAug(t, seed, false, tr, te)
+}
+
+func trainedWeightsAug(t *testing.T, seed int64, augment bool, tr, te *datasets.Split) ([][]float32, []EpochStats, *zoo.Model) {
+	t.Helper()
 	m := newModel(t, layers.Swapped, seed)
 	cfg := DefaultConfig()
-	cfg.BatchSize, cfg.Seed, cfg.LR = 50, seed, 0.01
+	cfg.BatchSize, cfg.Seed, cfg.LR, cfg.Augment = 50, seed, 0.01, augment
 	trn, err := NewTrainer(m, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -187,5 +192,25 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := NewTrainer(m, cfg); err == nil {
 			t.Errorf("%+v should be rejected", cfg)
 		}
+	}
+}
+
+// TestAugmentationDeterministic: with augmentation the run changes, and stays bit-identical for the same seed.
+func TestAugmentationDeterministic(t *testing.T) {
+	tr, te := smallMNIST(t, 120, 50)
+	plain, _, _ := trainedWeightsAug(t, 3, false, tr, te)
+	a, _, _ := trainedWeightsAug(t, 3, true, tr, te)
+	b, _, _ := trainedWeightsAug(t, 3, true, tr, te)
+	differs := false
+	for i := range a {
+		for j := range a[i] {
+			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+				t.Fatalf("param %d element %d differs between identical augmented runs", i, j)
+			}
+			differs = differs || a[i][j] != plain[i][j]
+		}
+	}
+	if !differs {
+		t.Fatal("augmentation did not change training")
 	}
 }

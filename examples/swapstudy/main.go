@@ -51,6 +51,7 @@ type options struct {
 	epochs, batch, trainSubset, testSubset               int
 	lr, momentum, weightDecay, delta, tau                float64
 	seed                                                 int64
+	augment                                              string
 	quiet, figures                                       bool
 }
 
@@ -87,6 +88,7 @@ Flags:
 	fs.Float64Var(&o.delta, "delta", analysis.DefaultOptions().Delta, "saturation band δ: |z| > 1−δ counts as saturated")
 	fs.Float64Var(&o.tau, "tau", analysis.DefaultOptions().Tau, "sparsity threshold τ: |t| ≤ τ counts as sparse")
 	fs.StringVar(&o.out, "out", "results/swapstudy", "output directory for the JSON reports")
+	fs.StringVar(&o.augment, "augment", "auto", "training augmentation (random crop with 4-pixel padding + flip): auto (on for 32×32 and 64×64 colour sets), on, off")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
 	fs.BoolVar(&o.figures, "figures", true, "also write comparison.md, comparison.csv and figures to <out>/comparison")
 	if err := fs.Parse(args); err != nil {
@@ -196,8 +198,12 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSp
 	if err != nil {
 		return nil, err
 	}
+	augment, err := datasets.ParseAugment(o.augment, trainSplit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: -augment: %v", errUsage, err)
+	}
 	tcfg := train.Config{Epochs: o.epochs, BatchSize: o.batch, LR: o.lr, Momentum: o.momentum,
-		WeightDecay: o.weightDecay, Seed: o.seed, Progress: progress, Label: cfg.Placement.String()}
+		WeightDecay: o.weightDecay, Seed: o.seed, Augment: augment, Progress: progress, Label: cfg.Placement.String()}
 	tr, err := train.NewTrainer(m, tcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)

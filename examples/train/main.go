@@ -82,6 +82,7 @@ type options struct {
 	width, lr, momentum, weightDecay, gamma, warmup float64
 	epochs, batch, keep, every, trainSub, testSub   int
 	seed                                            int64
+	augment                                         string
 	nesterov, noDecayBNBias, quiet                  bool
 	set                                             map[string]bool // flags given on the command line
 }
@@ -109,6 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.milestones, "milestones", "", "multistep: comma-separated epochs after which the rate is multiplied by -gamma, e.g. 100,150")
 	fs.Float64Var(&o.gamma, "gamma", 0.1, "multistep factor")
 	fs.Float64Var(&o.warmup, "warmup-epochs", 0, "linear warm-up length in epochs (fractions allowed)")
+	fs.StringVar(&o.augment, "augment", "auto", "training augmentation (random crop with 4-pixel padding + flip): auto (on for 32×32 and 64×64 colour sets), on, off")
 	fs.Int64Var(&o.seed, "seed", 1, "seed for the initial weights and the data order (same seed → bit-identical run)")
 	fs.StringVar(&o.runDir, "run-dir", "", "run directory (default runs/<model>-<activation>-<placement>-<dataset>-<time>)")
 	fs.StringVar(&o.resume, "resume", "", "resume the run in this directory (no other flag but -quiet)")
@@ -274,6 +276,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 			return err
 		}
 		rc.Train, _ = o.trainConfig() // checked by checkFlags
+		if rc.Train.Augment, err = datasets.ParseAugment(o.augment, trainSplit); err != nil {
+			return usageError("augment", "%v", err)
+		}
 		rc.Train.Progress, rc.Train.Logger = progress, log
 		dir := o.runDir
 		if dir == "" {
