@@ -73,7 +73,7 @@ func (b *Builder) Conv2d(x *G.Node, name string, out, k, stride, pad int, bias b
 	if err != nil {
 		return nil, err
 	}
-	y, err := G.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, []int{1, 1})
+	y, err := Conv2dOp(x, w, stride, pad)
 	if err != nil {
 		return nil, fmt.Errorf("conv %q: %w", name, err)
 	}

@@ -216,7 +216,9 @@ func defaultLabels(reports []*analysis.Report) []string {
 		}
 		return len(seen) == len(reports)
 	}
-	pick := func(r *analysis.Report) string { return fmt.Sprintf("%s_%s_%s_seed%d", r.Model, r.Activation, r.Placement, r.Seed) }
+	pick := func(r *analysis.Report) string {
+		return fmt.Sprintf("%s_%s_%s_seed%d", r.Model, r.Activation, r.Placement, r.Seed)
+	}
 	switch {
 	case distinct(func(r *analysis.Report) string { return r.Placement }):
 		pick = func(r *analysis.Report) string { return r.Placement }
