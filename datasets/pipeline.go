@@ -63,13 +63,20 @@ func (l *Loader) EpochBatch(epoch int, order []int, b int, dst *Batch) {
 // called (or ctx cancelled) to release the goroutines of a stream that is
 // not read to the end.
 func (l *Loader) Stream(ctx context.Context, epoch int) *BatchStream {
+	return l.StreamFrom(ctx, epoch, 0)
+}
+
+// StreamFrom is Stream starting at batch start of the epoch (a run resumed in the middle of an epoch); the batches
+// are exactly those Stream would deliver from that point.
+func (l *Loader) StreamFrom(ctx context.Context, epoch, start int) *BatchStream {
 	ctx, cancel := context.WithCancel(ctx)
 	nb := l.NumBatches()
+	start = max(0, min(start, nb))
 	buffers := l.opts.Prefetch + 1
 	s := &BatchStream{
 		ctx:    ctx,
 		cancel: cancel,
-		total:  nb,
+		total:  nb - start,
 		ready:  make(chan *streamJob, buffers),
 		free:   make(chan *Batch, buffers),
 		done:   make(chan struct{}),
@@ -80,7 +87,7 @@ func (l *Loader) Stream(ctx context.Context, epoch int) *BatchStream {
 	order := l.Epoch(epoch)
 	jobs := make(chan *streamJob)
 	var wg sync.WaitGroup
-	for range min(l.opts.Workers, nb) {
+	for range min(l.opts.Workers, nb-start) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -95,7 +102,7 @@ func (l *Loader) Stream(ctx context.Context, epoch int) *BatchStream {
 		defer wg.Done()
 		defer close(jobs)
 		defer close(s.ready)
-		for b := range nb {
+		for b := start; b < nb; b++ {
 			var dst *Batch
 			select {
 			case dst = <-s.free:

@@ -182,3 +182,26 @@ func BenchmarkStreamAugmentCIFARShape(b *testing.B) {
 	}
 	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }
+
+func TestStreamFromMiddle(t *testing.T) {
+	s := rgbSplit(53, 6, 6)
+	l, err := NewLoaderOptions(s, 8, true, 5, LoaderOptions{Augment: true, Workers: 2, Prefetch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sequentialEpoch(l, 1)
+	for _, start := range []int{0, 3, len(want) - 1, len(want), len(want) + 4} {
+		st := l.StreamFrom(context.Background(), 1, start)
+		i := start
+		for b, ok := st.Next(); ok; b, ok = st.Next() {
+			if i >= len(want) || !slices.Equal(b.X, want[i].X) || !slices.Equal(b.Index, want[i].Index) {
+				t.Fatalf("start %d: batch %d differs from EpochBatch", start, i)
+			}
+			i++
+		}
+		if i != max(start, len(want)) || st.Err() != nil {
+			t.Fatalf("start %d: ended at batch %d, err %v", start, i, st.Err())
+		}
+		st.Close()
+	}
+}

@@ -163,7 +163,6 @@ func (t *Trainer) epochLabel(e int) string {
 func (t *Trainer) trainEpoch(ctx context.Context, loader *datasets.Loader) error {
 	st := &t.state
 	e, nb := st.Position.Epoch, st.StepsPerEpoch
-	order := loader.Epoch(e)
 	label := t.epochLabel(e)
 	if st.Position.Step > 0 && st.Position.Step < nb {
 		t.log.Info("resuming epoch", "epoch", e+1, "step", st.Position.Step, "of", nb)
@@ -171,7 +170,11 @@ func (t *Trainer) trainEpoch(ctx context.Context, loader *datasets.Loader) error
 	bar := newBar(t.Config.Progress, nb-st.Position.Step, label)
 	defer barEnd(bar)
 	start, before := time.Now(), st.EpochProgress.TrainSeconds
-	var batch datasets.Batch
+	// Batches are built in the background, a bounded number ahead, in the same order and with the same
+	// augmentation as building them one by one. The stream is not tied to ctx: an interruption is noticed at the
+	// top of the loop, after the current step has finished.
+	stream := loader.StreamFrom(context.Background(), e, st.Position.Step)
+	defer stream.Close()
 	for st.Position.Step < nb {
 		if err := ctx.Err(); err != nil {
 			return t.interrupted(ctx, fmt.Errorf("training %s interrupted in epoch %d at batch %d/%d: %w",
@@ -180,8 +183,11 @@ func (t *Trainer) trainEpoch(ctx context.Context, loader *datasets.Loader) error
 		b := st.Position.Step
 		lr := t.lrAt(st.Position)
 		t.opt.SetLearningRate(lr)
-		loader.EpochBatch(e, order, b, &batch)
-		l, c, err := t.Step(&batch)
+		batch, ok := stream.Next()
+		if !ok {
+			return fmt.Errorf("epoch %d batch %d: the batch stream ended early: %v", e+1, b+1, stream.Err())
+		}
+		l, c, err := t.Step(batch)
 		if err != nil {
 			var de *DivergenceError
 			if errors.As(err, &de) {
