@@ -141,14 +141,16 @@ Flags:
 	if fs.NArg() > 0 {
 		return o, &flagError{msg: fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
 	}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
-	if o.resume != "" {
-		for name := range o.set {
-			if name != "resume" && name != "quiet" {
-				return o, usageError(name, "cannot be combined with -resume: a resumed run keeps its own config (%s)",
-					filepath.Join(o.resume, "run.json"))
-			}
+	var extra []string // flags given besides -resume and -quiet, in the flag package's (sorted) order
+	fs.Visit(func(f *flag.Flag) {
+		o.set[f.Name] = true
+		if f.Name != "resume" && f.Name != "quiet" {
+			extra = append(extra, f.Name)
 		}
+	})
+	if o.resume != "" && len(extra) > 0 {
+		return o, usageError(extra[0], "cannot be combined with -resume: a resumed run keeps its own config (%s)",
+			filepath.Join(o.resume, "run.json"))
 	}
 	return o, nil
 }
