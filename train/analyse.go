@@ -2,7 +2,10 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
@@ -28,28 +31,23 @@ func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analys
 	if err != nil {
 		return nil, EvalResult{}, err
 	}
+	// Each unit has its own accumulator, so the units of a batch are accumulated concurrently; every accumulator
+	// still sees the batches in order, so the report does not depend on scheduling.
 	res, err := t.Evaluate(ctx, split, func(taps *layers.Taps, b *datasets.Batch) error {
-		for _, u := range taps.Units() {
-			act, err := taps.Value(u.Name, layers.ActivationOutput)
-			if err != nil {
-				return err
-			}
-			next, err := taps.Next(u.Name)
-			if err != nil {
-				return err
-			}
-			n, hw := b.N, act.Shape().TotalSize()/(b.N*u.Channels)
-			switch act.Dtype() {
-			case tensor.Float64:
-				err = col.AddFloat64(u.Name, act.Float64s(), next.Float64s(), n, hw)
-			default:
-				err = col.Add(u.Name, act.Float32s(), next.Float32s(), n, hw)
-			}
-			if err != nil {
-				return fmt.Errorf("analysis of %s: %w", u.Name, err)
-			}
+		units := taps.Units()
+		errs := make([]error, len(units))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for i, u := range units {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				errs[i] = accumulateUnit(col, taps, u, b.N)
+			}()
 		}
-		return nil
+		wg.Wait()
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return nil, res, err
@@ -58,4 +56,27 @@ func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analys
 	rep := col.Report(analysis.ReportMeta{Model: c.Arch, Dataset: dataset, Activation: c.Activation.String(),
 		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples})
 	return rep, res, nil
+}
+
+// accumulateUnit adds one unit's activation output and next-layer input of an n-sample batch to its accumulator.
+func accumulateUnit(col *analysis.Collector, taps *layers.Taps, u layers.UnitInfo, n int) error {
+	act, err := taps.Value(u.Name, layers.ActivationOutput)
+	if err != nil {
+		return err
+	}
+	next, err := taps.Next(u.Name)
+	if err != nil {
+		return err
+	}
+	hw := act.Shape().TotalSize() / (n * u.Channels)
+	switch act.Dtype() {
+	case tensor.Float64:
+		err = col.AddFloat64(u.Name, act.Float64s(), next.Float64s(), n, hw)
+	default:
+		err = col.Add(u.Name, act.Float32s(), next.Float32s(), n, hw)
+	}
+	if err != nil {
+		return fmt.Errorf("analysis of %s: %w", u.Name, err)
+	}
+	return nil
 }
