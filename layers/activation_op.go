@@ -98,13 +98,9 @@ func (op *activationGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) {
-	var ts [3]*tensor.Dense
-	for i := range ts {
-		d, err := denseOf(op.name, in[i])
-		if err != nil {
-			return nil, err
-		}
-		ts[i] = d
+	ts, err := denseInputs(op.name, in)
+	if err != nil {
+		return nil, err
 	}
 	dx := newLike(ts[0].Dtype(), ts[0].Shape()...)
 	switch dx.Dtype() {

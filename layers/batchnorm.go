@@ -74,18 +74,11 @@ func (op *batchNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := denseOf(op.name, in[0])
+	ts, err := denseInputs(op.name, in)
 	if err != nil {
 		return nil, err
 	}
-	gamma, err := denseOf(op.name, in[1])
-	if err != nil {
-		return nil, err
-	}
-	beta, err := denseOf(op.name, in[2])
-	if err != nil {
-		return nil, err
-	}
+	x, gamma, beta := ts[0], ts[1], ts[2]
 	n, c, hw, err := channelGeometry(x.Shape())
 	if err != nil {
 		return nil, fmt.Errorf("batchnorm: %w", err)
@@ -230,18 +223,11 @@ func (op *batchNormGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
-	x, err := denseOf(op.name, in[0])
+	ts, err := denseInputs(op.name, in)
 	if err != nil {
 		return nil, err
 	}
-	gamma, err := denseOf(op.name, in[1])
-	if err != nil {
-		return nil, err
-	}
-	dy, err := denseOf(op.name, in[2])
-	if err != nil {
-		return nil, err
-	}
+	x, gamma, dy := ts[0], ts[1], ts[2]
 	n, c, hw, err := channelGeometry(x.Shape())
 	if err != nil {
 		return nil, err

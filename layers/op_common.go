@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	G "gorgonia.org/gorgonia"
 	"hash"
 	"hash/fnv"
 	"sync/atomic"
@@ -47,6 +48,19 @@ func denseOf(op string, v interface{}) (*tensor.Dense, error) {
 		return nil, fmt.Errorf("%s: unsupported dtype %v (float32 or float64 only)", op, d.Dtype())
 	}
 	return d, nil
+}
+
+// denseInputs converts every input of an op with denseOf.
+func denseInputs(op string, in []G.Value) ([]*tensor.Dense, error) {
+	out := make([]*tensor.Dense, len(in))
+	for i, v := range in {
+		d, err := denseOf(op, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
 }
 
 // newLike allocates a zeroed tensor with the given dtype and shape.
