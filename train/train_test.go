@@ -92,16 +92,7 @@ func TestSameSeedBitIdentical(t *testing.T) {
 	a, ha, ma := trainedWeights(t, 3, tr, te)
 	b, hb, mb := trainedWeights(t, 3, tr, te)
 	c, _, _ := trainedWeights(t, 4, tr, te)
-	differs := false
-	for i := range a {
-		for j := range a[i] {
-			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
-				t.Fatalf("param %d element %d differs between identical runs", i, j)
-			}
-			differs = differs || a[i][j] != c[i][j]
-		}
-	}
-	if !differs {
+	if !bitIdenticalAndDiffers(t, a, b, c, "identical runs") {
 		t.Fatal("a different seed produced identical weights")
 	}
 	if ha[0] != hb[0] && (ha[0].TrainLoss != hb[0].TrainLoss || ha[0].TestAcc != hb[0].TestAcc) {
@@ -201,16 +192,23 @@ func TestAugmentationDeterministic(t *testing.T) {
 	plain, _, _ := trainedWeightsAug(t, 3, false, tr, te)
 	a, _, _ := trainedWeightsAug(t, 3, true, tr, te)
 	b, _, _ := trainedWeightsAug(t, 3, true, tr, te)
+	if !bitIdenticalAndDiffers(t, a, b, plain, "identical augmented runs") {
+		t.Fatal("augmentation did not change training")
+	}
+}
+
+// bitIdenticalAndDiffers fails t unless a and b are equal bit for bit (what names the two runs), and reports whether
+// other differs from a anywhere.
+func bitIdenticalAndDiffers(t *testing.T, a, b, other [][]float32, what string) bool {
+	t.Helper()
 	differs := false
 	for i := range a {
 		for j := range a[i] {
 			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
-				t.Fatalf("param %d element %d differs between identical augmented runs", i, j)
+				t.Fatalf("param %d element %d differs between %s", i, j, what)
 			}
-			differs = differs || a[i][j] != plain[i][j]
+			differs = differs || a[i][j] != other[i][j]
 		}
 	}
-	if !differs {
-		t.Fatal("augmentation did not change training")
-	}
+	return differs
 }
