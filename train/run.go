@@ -47,6 +47,11 @@ type DataSpec struct {
 	Dir         string `json:"dir,omitempty"`          // "" is the dataset's default location
 	TrainSubset int    `json:"train_subset,omitempty"` // the first N training samples (0 = all)
 	TestSubset  int    `json:"test_subset,omitempty"`  // the first N test samples (0 = all)
+	// TrainPerClass and TestPerClass keep the first N samples of each class instead (0 = all): the balanced
+	// subset for splits sorted by class (image folders, CIFAR-10's JPEG copy), where the first N are one class.
+	// Each excludes the matching *Subset.
+	TrainPerClass int `json:"train_per_class,omitempty"`
+	TestPerClass  int `json:"test_per_class,omitempty"`
 }
 
 // Load loads the splits d describes.
@@ -60,6 +65,12 @@ func (d DataSpec) Load() (train, test *datasets.Split, err error) {
 	}
 	if d.TestSubset > 0 {
 		test = datasets.Subset(test, d.TestSubset)
+	}
+	if d.TrainPerClass > 0 {
+		train = datasets.SubsetPerClass(train, d.TrainPerClass)
+	}
+	if d.TestPerClass > 0 {
+		test = datasets.SubsetPerClass(test, d.TestPerClass)
 	}
 	return train, test, nil
 }
@@ -87,6 +98,17 @@ func (rc RunConfig) Validate() error {
 	if rc.Data.TestSubset < 0 {
 		return &ConfigError{Field: "test_subset", Reason: fmt.Sprintf("must not be negative, got %d", rc.Data.TestSubset)}
 	}
+	for _, c := range []struct {
+		field        string
+		perClass, of int
+	}{{"train_per_class", rc.Data.TrainPerClass, rc.Data.TrainSubset}, {"test_per_class", rc.Data.TestPerClass, rc.Data.TestSubset}} {
+		if c.perClass < 0 {
+			return &ConfigError{Field: c.field, Reason: fmt.Sprintf("must not be negative, got %d", c.perClass)}
+		}
+		if c.perClass > 0 && c.of > 0 {
+			return &ConfigError{Field: c.field, Reason: "cannot be combined with the first-N subset of the same split"}
+		}
+	}
 	if err := rc.Model.Validate(); err != nil {
 		return err
 	}
@@ -102,16 +124,23 @@ type Run struct {
 	lastPos RunState // state it holds
 }
 
+// Normalized is rc as NewRun writes it to run.json: the dtype named and the recipe's defaults filled in. Two
+// configs describe the same run exactly when their normalized forms marshal to the same JSON.
+func (rc RunConfig) Normalized() RunConfig {
+	if rc.Dtype == "" {
+		rc.Dtype = "float32"
+	}
+	rc.Train = rc.Train.withDefaults()
+	return rc
+}
+
 // NewRun creates the run directory dir (it may exist but must not hold a run yet), writes run.json and builds the
 // model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given.
 func NewRun(dir string, rc RunConfig) (*Run, error) {
 	if err := rc.Validate(); err != nil {
 		return nil, err
 	}
-	if rc.Dtype == "" {
-		rc.Dtype = "float32"
-	}
-	rc.Train = rc.Train.withDefaults()
+	rc = rc.Normalized()
 	if _, err := os.Stat(filepath.Join(dir, runFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a run (%s): resume it or choose another directory", dir, runFile)
 	}

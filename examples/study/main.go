@@ -1,0 +1,409 @@
+// Command study runs the conventional-vs-swapped study as a grid of training runs — {architecture} × {activation}
+// × {placement} × {seed} on one dataset with one recipe — and aggregates it into mean ± std tables and figures.
+//
+//	go run ./examples/study -experiment order -budget quick -dataset fashion-mnist
+//	go run ./examples/study -experiment order -budget quick -dataset cifar10 -data-dir ../shared/data/cifar10-jpeg.tar.gz
+//	go run ./examples/study collect -dir results/study/order-quick-fashion-mnist
+//	go run ./examples/study export -experiment order -budget full -dataset cifar10 -data-dir /shared/data/cifar10 \
+//	    -dir /shared/bnzoo/order-full-cifar10 -out ./order-full-cifar10
+//	bnzoo-study run-index -dir /shared/bnzoo/order-full-cifar10 -index 7     (what each scheduler task runs)
+//
+// Re-running skips finished runs and resumes interrupted ones, so a killed study continues where it stopped.
+// Exit status: 0 done, 1 failed, 2 bad flags, 128+signal interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/study"
+	"github.com/bnzoo/bnzoo/train"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := train.SignalContext(context.Background(), log)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, log)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "study:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// errUsage marks errors in the flags (exit status 2).
+var errUsage = errors.New("bad flag")
+
+type flagError struct{ msg string }
+
+func (e *flagError) Error() string        { return e.msg }
+func (e *flagError) Is(target error) bool { return target == errUsage }
+
+func usageError(flagName, format string, args ...any) error {
+	return &flagError{msg: "-" + flagName + ": " + fmt.Sprintf(format, args...)}
+}
+
+func exitCode(err error) int {
+	var sig *train.SignalError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &sig):
+		if s, ok := sig.Signal.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+	}
+	return 1
+}
+
+const usageText = `study runs a grid of training runs and aggregates it.
+
+Usage:
+  go run ./examples/study [run] [flags]     run a preset grid (skips finished runs, resumes interrupted ones), then collect
+  go run ./examples/study list [flags]      print the grid's points with their indices
+  go run ./examples/study collect -dir DIR  aggregate whatever runs DIR holds: summary.md, summary.csv, runs.csv, figures/
+  go run ./examples/study export [flags]    write grid.json, a Kubernetes Indexed Job and a Slurm job array
+  go run ./examples/study run-index -dir DIR -index I
+                                            run grid point I of the study in DIR (what each scheduler task runs)
+
+Experiments (-experiment):
+%s
+Budgets (-budget):
+%s
+Flags of run, list and export (-h after the subcommand lists them):
+`
+
+func describePresets() (exps, budgets string) {
+	var e, b strings.Builder
+	for _, x := range study.Experiments {
+		fmt.Fprintf(&e, "  %-9s %s × %s: %s\n", x.Name, strings.Join(x.Activations, ","), strings.Join(x.Placements, ","), x.Tests)
+	}
+	for _, x := range study.Budgets {
+		fmt.Fprintf(&b, "  %-9s %s\n", x.Name, x.About)
+	}
+	return e.String(), b.String()
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run", "list", "export":
+		return runPreset(ctx, cmd, args, stdout, stderr, log)
+	case "collect":
+		return runCollect(args, stdout, stderr)
+	case "run-index":
+		return runIndex(ctx, args, stdout, stderr, log)
+	case "help":
+		return runPreset(ctx, "run", []string{"-h"}, stdout, stderr, log)
+	}
+	return &flagError{msg: fmt.Sprintf("unknown subcommand %q (run, list, collect, export, run-index; see -h)", cmd)}
+}
+
+// parse parses args into fs, turning errors into one flag error and -h into the usage.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer, header string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, header)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return err
+		}
+		return &flagError{msg: err.Error() + " (see -h)"}
+	}
+	if fs.NArg() > 0 {
+		return &flagError{msg: fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+	}
+	return nil
+}
+
+// presetFlags are the flags that choose and size a grid.
+type presetFlags struct {
+	experiment, budget, dataset, dataDir, dir, seeds, archs string
+	epochs, trainPerClass, testPerClass, workers            int
+	quiet, noFigures                                        bool
+	// export only
+	out, command, name, image, pvc, mount, timeLimit string
+	parallelism, cpus, memory                        int
+}
+
+func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	var o presetFlags
+	fs := flag.NewFlagSet("study "+cmd, flag.ContinueOnError)
+	fs.StringVar(&o.experiment, "experiment", "order", "experiment preset: "+strings.Join(study.ExperimentNames(), ", "))
+	fs.StringVar(&o.budget, "budget", "quick", "budget preset: "+strings.Join(study.BudgetNames(), ", "))
+	fs.StringVar(&o.dataset, "dataset", "fashion-mnist", "dataset: "+strings.Join(datasets.Names(), ", "))
+	fs.StringVar(&o.dataDir, "data-dir", "", "where the dataset is (default: its default location, if it has one)")
+	fs.StringVar(&o.dir, "dir", "", "study directory (default results/study/<experiment>-<budget>-<dataset>); for export, the directory as the tasks see it (absolute)")
+	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds instead of the budget's (1,2,3)")
+	fs.StringVar(&o.archs, "archs", "", "comma-separated architectures instead of the budget's")
+	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
+	fs.IntVar(&o.trainPerClass, "train-per-class", -1, "training images per class instead of the budget's (0 = all)")
+	fs.IntVar(&o.testPerClass, "test-per-class", -1, "test images per class instead of the budget's (0 = all)")
+	if cmd == "run" {
+		fs.IntVar(&o.workers, "workers", 1, "runs at a time (each uses every core; 1 suits a small machine)")
+		fs.BoolVar(&o.quiet, "quiet", false, "no progress bars")
+		fs.BoolVar(&o.noFigures, "no-figures", false, "skip the figures and comparisons when collecting")
+	}
+	if cmd == "export" {
+		fs.StringVar(&o.out, "out", "", "where to write grid.json and the scheduler files (default -dir)")
+		fs.StringVar(&o.command, "command", "bnzoo-study", "the study program as the tasks run it (go build -o bnzoo-study ./examples/study)")
+		fs.StringVar(&o.name, "name", "", "Job / job-array name (default bnzoo-<experiment>-<budget>)")
+		fs.StringVar(&o.image, "image", "bnzoo:latest", "Kubernetes: container image holding -command")
+		fs.StringVar(&o.pvc, "pvc", "bnzoo-shared", "Kubernetes: PersistentVolumeClaim of the shared storage")
+		fs.StringVar(&o.mount, "mount", "", "Kubernetes: where the claim is mounted (default the parent of -dir)")
+		fs.StringVar(&o.timeLimit, "time", "24:00:00", "Slurm: --time of each task")
+		fs.IntVar(&o.parallelism, "parallelism", 0, "tasks at a time (0 = all)")
+		fs.IntVar(&o.cpus, "cpus", 2, "CPUs per task")
+		fs.IntVar(&o.memory, "memory", 8, "memory per task, GiB")
+	}
+	exps, budgets := describePresets()
+	if err := parse(fs, args, stderr, fmt.Sprintf(usageText, exps, budgets)); err != nil {
+		return err
+	}
+	g, err := o.grid()
+	if err != nil {
+		return err
+	}
+	dir := o.dir
+	if dir == "" {
+		if cmd == "export" {
+			return usageError("dir", "export needs the study directory as the tasks see it (an absolute path on shared storage)")
+		}
+		dir = filepath.Join("results", "study", fmt.Sprintf("%s-%s-%s", o.experiment, o.budget, o.dataset))
+	}
+	switch cmd {
+	case "list":
+		for _, p := range g.Points() {
+			fmt.Fprintf(stdout, "%d\t%s\n", p.Index, p.ID())
+		}
+		return nil
+	case "export":
+		if !filepath.IsAbs(dir) {
+			return usageError("dir", "must be an absolute path as the tasks see it, got %q", dir)
+		}
+		out := o.out
+		if out == "" {
+			out = dir
+		}
+		files, err := study.Export(out, g, study.ExportOptions{Dir: dir, Command: o.command, Name: o.name,
+			Parallelism: o.parallelism, CPUs: o.cpus, MemoryGiB: o.memory, TimeLimit: o.timeLimit, Image: o.image,
+			PVC: o.pvc, MountPath: o.mount})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "study: exported %d grid points:\n", len(g.Points()))
+		for _, f := range files {
+			fmt.Fprintln(stdout, "  "+f)
+		}
+		return nil
+	}
+	if err := study.WriteGrid(dir, g); err != nil {
+		return usageError("dir", "%v", err)
+	}
+	r, err := study.NewRunner(dir, progressFor(o.quiet || o.workers > 1, stderr), log)
+	if err != nil {
+		return err
+	}
+	points := g.Points()
+	fmt.Fprintf(stdout, "study: %d runs (%s) in %s, %d at a time\n", len(points), g.Experiment+"/"+g.Budget, dir, max(1, o.workers))
+	start := time.Now()
+	done := 0
+	runErr := r.RunAll(ctx, nil, o.workers, func(p study.Point, out study.Outcome, err error) {
+		done++
+		fmt.Fprintf(stdout, "[%d/%d] %s: %s\n", done, len(points), p.ID(), describeOutcome(out, err))
+	})
+	fmt.Fprintf(stdout, "study: wall time %s\n", time.Since(start).Round(time.Second))
+	if err := collect(dir, stdout, !o.noFigures); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// grid is the preset the flags choose, with their overrides; errors name the flag.
+func (o presetFlags) grid() (*study.Grid, error) {
+	dataDir := o.dataDir
+	if dataDir != "" && !filepath.IsAbs(dataDir) {
+		if abs, err := filepath.Abs(dataDir); err == nil {
+			dataDir = abs // grid.json must hold a path that works from any working directory
+		}
+	}
+	known := false
+	for _, n := range datasets.Names() {
+		known = known || n == o.dataset
+	}
+	if !known {
+		return nil, usageError("dataset", "unknown dataset %q (valid: %s)", o.dataset, strings.Join(datasets.Names(), ", "))
+	}
+	if _, err := study.LookupExperiment(o.experiment); err != nil {
+		return nil, usageError("experiment", "%v", err)
+	}
+	if _, err := study.LookupBudget(o.budget); err != nil {
+		return nil, usageError("budget", "%v", err)
+	}
+	g, _ := study.Preset(o.experiment, o.budget, train.DataSpec{Name: o.dataset, Dir: dataDir})
+	if o.seeds != "" {
+		g.Seeds = nil
+		for _, f := range strings.Split(o.seeds, ",") {
+			s, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				return nil, usageError("seeds", "%q is not a whole number", f)
+			}
+			g.Seeds = append(g.Seeds, s)
+		}
+	}
+	if o.archs != "" {
+		g.Archs = strings.Split(o.archs, ",")
+	}
+	if o.epochs < 0 {
+		return nil, usageError("epochs", "must not be negative, got %d", o.epochs)
+	}
+	if o.epochs > 0 {
+		g.Train.Epochs = o.epochs
+		if g.Train.Schedule.Kind == train.ScheduleMultiStep { // keep the milestones at the same fractions
+			b, _ := study.LookupBudget(o.budget)
+			g.Train.Schedule.Milestones = nil
+			for _, m := range b.Schedule.Milestones {
+				if mm := m * o.epochs / b.Epochs; mm > 0 && (len(g.Train.Schedule.Milestones) == 0 || mm > g.Train.Schedule.Milestones[len(g.Train.Schedule.Milestones)-1]) {
+					g.Train.Schedule.Milestones = append(g.Train.Schedule.Milestones, mm)
+				}
+			}
+		}
+	}
+	if o.trainPerClass >= 0 {
+		g.Data.TrainPerClass = o.trainPerClass
+	}
+	if o.testPerClass >= 0 {
+		g.Data.TestPerClass = o.testPerClass
+	}
+	if err := g.Validate(); err != nil {
+		flagName := "experiment"
+		switch {
+		case strings.Contains(err.Error(), "archs") || strings.Contains(err.Error(), "model"):
+			flagName = "archs"
+		case strings.Contains(err.Error(), "seeds") || strings.Contains(err.Error(), "twice"):
+			flagName = "seeds"
+		case strings.Contains(err.Error(), "per_class"):
+			flagName = "train-per-class"
+		}
+		return nil, usageError(flagName, "%v", err)
+	}
+	return g, nil
+}
+
+func progressFor(quiet bool, stderr io.Writer) io.Writer {
+	if quiet {
+		return nil
+	}
+	if f, ok := stderr.(*os.File); ok {
+		return train.ProgressWriter(f, false)
+	}
+	return nil
+}
+
+func describeOutcome(out study.Outcome, err error) string {
+	switch {
+	case err != nil:
+		return "failed: " + err.Error()
+	case out.Skipped:
+		return "finished before (" + accuracies(out.Result) + ")"
+	}
+	s := accuracies(out.Result) + fmt.Sprintf(", %.0f s", out.Seconds)
+	if out.Resumed {
+		s += " (resumed)"
+	}
+	return s
+}
+
+func accuracies(r *study.Result) string {
+	if r == nil {
+		return "no result"
+	}
+	if r.Status == study.StatusDiverged {
+		return "diverged: " + r.Detail
+	}
+	return fmt.Sprintf("best %.2f%% (epoch %d), final %.2f%%", 100*r.BestTestAcc, r.BestEpoch, 100*r.FinalTestAcc)
+}
+
+// collect aggregates the study in dir, writes its summary files and prints the table.
+func collect(dir string, stdout io.Writer, figures bool) error {
+	s, err := study.Collect(dir)
+	if err != nil {
+		return err
+	}
+	if figures {
+		if err := study.WriteSummaryDir(dir, s); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n%d finished runs", len(s.Results))
+	if s.Missing > 0 {
+		fmt.Fprintf(stdout, " (%d grid points not finished)", s.Missing)
+	}
+	fmt.Fprintf(stdout, "; mean ± std over seeds:\n\n%s\n", s.Table())
+	if figures {
+		fmt.Fprintf(stdout, "summary in %s\n", filepath.Join(dir, study.SummaryMarkdown))
+	}
+	return nil
+}
+
+func runCollect(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("study collect", flag.ContinueOnError)
+	dir := fs.String("dir", "", "study directory (holds runs/)")
+	noFigures := fs.Bool("no-figures", false, "print the table only; write nothing")
+	if err := parse(fs, args, stderr, "study collect aggregates the finished runs of a study directory.\n\nFlags:\n"); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError("dir", "the study directory is required")
+	}
+	if _, err := os.Stat(filepath.Join(*dir, study.RunsDir)); err != nil {
+		return usageError("dir", "%s is not a study directory (no %s/)", *dir, study.RunsDir)
+	}
+	return collect(*dir, stdout, !*noFigures)
+}
+
+func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("study run-index", flag.ContinueOnError)
+	dir := fs.String("dir", "", "study directory holding grid.json")
+	index := fs.Int("index", -1, "grid point to run (0-based, as list prints)")
+	quiet := fs.Bool("quiet", false, "no progress bars")
+	if err := parse(fs, args, stderr, "study run-index runs one grid point of a study directory.\n\nFlags:\n"); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError("dir", "the study directory is required")
+	}
+	r, err := study.NewRunner(*dir, progressFor(*quiet, stderr), log)
+	if err != nil {
+		return usageError("dir", "%v", err)
+	}
+	points := r.Grid.Points()
+	if *index < 0 || *index >= len(points) {
+		return usageError("index", "must be in [0, %d) for the grid in %s, got %d", len(points), *dir, *index)
+	}
+	p := points[*index]
+	out, err := r.RunPoint(ctx, p)
+	if err != nil {
+		return fmt.Errorf("point %d (%s): %w", p.Index, p.ID(), err)
+	}
+	fmt.Fprintf(stdout, "study: point %d %s: %s\n", p.Index, p.ID(), describeOutcome(out, nil))
+	return nil
+}

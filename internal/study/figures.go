@@ -1,0 +1,235 @@
+package study
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/bnzoo/bnzoo/internal/atomicfile"
+)
+
+// Study figures (PNG, 96 dpi, white background):
+//
+//	accuracy.png                     final test accuracy per configuration: each run, and mean ± std over seeds
+//	accuracy_vs_<metric>.png         each run's final accuracy against a layer-averaged metric, one colour per
+//	                                 placement (asymmetric_saturation: experiment 3, sparsity: experiment 4)
+const figureDPI = 96
+
+var placementColors = []color.RGBA{
+	{0x1f, 0x77, 0xb4, 0xff}, // blue
+	{0xd6, 0x27, 0x28, 0xff}, // red
+	{0x2c, 0xa0, 0x2c, 0xff}, // green
+	{0xff, 0x7f, 0x0e, 0xff}, // orange
+}
+
+// errPoints are points with symmetric vertical error bars.
+type errPoints struct {
+	xys  plotter.XYs
+	errs plotter.YErrors
+}
+
+func (e errPoints) Len() int                        { return len(e.xys) }
+func (e errPoints) XY(i int) (float64, float64)     { return e.xys[i].X, e.xys[i].Y }
+func (e errPoints) YError(i int) (float64, float64) { return e.errs[i].Low, e.errs[i].High }
+func (s *Summary) placements() (names []string) {
+	return s.axis(func(p Point) string { return p.Placement })
+}
+func (s *Summary) configsWithoutPlacement() []string { return s.axis(groupLabelOf(s)) }
+
+// axis lists the distinct values of f over the rows' points, in row order.
+func (s *Summary) axis(f func(Point) string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range s.Rows {
+		v := f(Point{Arch: r.Arch, Activation: r.Activation, Placement: r.Placement})
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// groupLabelOf labels a configuration without its placement: the activation, prefixed by the arch when the
+// summary has several.
+func groupLabelOf(s *Summary) func(Point) string {
+	archs := map[string]bool{}
+	for _, r := range s.Rows {
+		archs[r.Arch] = true
+	}
+	return func(p Point) string {
+		if len(archs) > 1 {
+			return p.Arch + " " + p.Activation
+		}
+		return p.Activation
+	}
+}
+
+// writeStudyFigures writes the figures into figDir and returns their paths relative to the study directory.
+func writeStudyFigures(figDir string, s *Summary) ([]string, error) {
+	if len(s.Results) == 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(figDir, 0o755); err != nil {
+		return nil, fmt.Errorf("study: figures: %w", err)
+	}
+	var out []string
+	acc, err := s.accuracyPlot()
+	if err != nil {
+		return nil, err
+	}
+	if err := savePNG(filepath.Join(figDir, "accuracy.png"), acc, 1000, 600); err != nil {
+		return nil, err
+	}
+	out = append(out, filepath.Join(FiguresDir, "accuracy.png"))
+	for _, m := range metricNames {
+		if m.name == "skewness_abs_mean" {
+			continue
+		}
+		p, n := s.relationPlot(m.name, m.get)
+		if n == 0 {
+			continue
+		}
+		name := "accuracy_vs_" + m.name + ".png"
+		if err := savePNG(filepath.Join(figDir, name), p, 800, 600); err != nil {
+			return nil, err
+		}
+		out = append(out, filepath.Join(FiguresDir, name))
+	}
+	return out, nil
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	g := plotter.NewGrid()
+	g.Vertical.Color = color.Gray{Y: 0xdd}
+	g.Horizontal.Color = color.Gray{Y: 0xdd}
+	p.Add(g)
+	p.Legend.Top = true
+	return p
+}
+
+// accuracyPlot shows every run's final accuracy (small hollow circles) and each configuration's mean ± std
+// (filled, with error bars), the placements side by side around each configuration's tick.
+func (s *Summary) accuracyPlot() (*plot.Plot, error) {
+	groups := s.configsWithoutPlacement()
+	label := groupLabelOf(s)
+	gi := map[string]int{}
+	for i, g := range groups {
+		gi[g] = i
+	}
+	pls := s.placements()
+	p := newPlot("Final test accuracy (each run; mean ± std over seeds)", "", "test accuracy (%)")
+	for k, pl := range pls {
+		col := placementColors[k%len(placementColors)]
+		off := 0.0
+		if len(pls) > 1 {
+			off = -0.2 + 0.4*float64(k)/float64(len(pls)-1)
+		}
+		var runs plotter.XYs
+		var means errPoints
+		for _, r := range s.Rows {
+			if r.Placement != pl || r.FinalAcc.N == 0 {
+				continue
+			}
+			pt := Point{Arch: r.Arch, Activation: r.Activation, Placement: r.Placement}
+			x := float64(gi[label(pt)]) + off
+			means.xys = append(means.xys, plotter.XY{X: x, Y: 100 * r.FinalAcc.Mean})
+			means.errs = append(means.errs, struct{ Low, High float64 }{100 * r.FinalAcc.Std, 100 * r.FinalAcc.Std})
+			for _, res := range s.Results {
+				if res.Point.Config() == pt.Config() && res.Status == StatusDone {
+					runs = append(runs, plotter.XY{X: x + 0.06, Y: 100 * res.FinalTestAcc})
+				}
+			}
+		}
+		if len(means.xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(means)
+		if err != nil {
+			return nil, err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
+		eb, err := plotter.NewYErrorBars(means)
+		if err != nil {
+			return nil, err
+		}
+		eb.LineStyle.Color = col
+		eb.LineStyle.Width = vg.Points(1.5)
+		rs, err := plotter.NewScatter(runs)
+		if err != nil {
+			return nil, err
+		}
+		rs.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(2.5), Shape: draw.RingGlyph{}}
+		p.Add(eb, sc, rs)
+		p.Legend.Add(pl, sc)
+	}
+	p.NominalX(groups...)
+	p.X.Min, p.X.Max = -0.6, float64(len(groups))-0.4
+	p.Y.Max += 0.15 * (p.Y.Max - p.Y.Min) // room for the legend above the highest point
+	return p, nil
+}
+
+// relationPlot scatters each finished run's final accuracy against a layer-averaged metric; n is the number of
+// runs that report the metric.
+func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (*plot.Plot, int) {
+	title := "Final test accuracy vs layer-averaged " + metric
+	for _, rel := range s.Relations {
+		if rel.Metric == metric && rel.N >= 3 && rel.R == rel.R {
+			title += fmt.Sprintf(" (r = %+.2f over %d runs)", rel.R, rel.N)
+		}
+	}
+	p := newPlot(title, metric+" (mean over layers)", "test accuracy (%)")
+	n := 0
+	for k, pl := range s.placements() {
+		var xys plotter.XYs
+		for _, r := range s.Results {
+			if r.Point.Placement != pl || r.Status != StatusDone {
+				continue
+			}
+			if v := get(r.Mean); v != nil {
+				xys = append(xys, plotter.XY{X: *v, Y: 100 * r.FinalTestAcc})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		n += len(xys)
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			continue
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: placementColors[k%len(placementColors)], Radius: vg.Points(3.5),
+			Shape: draw.CircleGlyph{}}
+		p.Add(sc)
+		p.Legend.Add(pl, sc)
+	}
+	p.Y.Max += 0.15 * (p.Y.Max - p.Y.Min)
+	return p, n
+}
+
+// savePNG renders p at w×h pixels on white and writes it atomically.
+func savePNG(path string, p *plot.Plot, w, h int) error {
+	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w)*vg.Inch/figureDPI, vg.Length(h)*vg.Inch/figureDPI),
+		vgimg.UseDPI(figureDPI), vgimg.UseBackgroundColor(color.White))
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return fmt.Errorf("study: figure %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("study: figure: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+// Package study runs grids of training runs — {architecture} × {activation} × {placement} × {seed} on one dataset
+// with one shared recipe — locally with a worker pool or as a Kubernetes Indexed Job or Slurm job array, and
+// aggregates whatever runs exist into mean ± std tables and figures. It is the machinery behind examples/study.
+//
+// A study directory holds
+//
+//	grid.json        the Grid (written by Init; every runner and the scheduler exports read it)
+//	runs/<point>/    one train run directory per grid point (run.json, logs, checkpoints) plus
+//	                 report.json (the analysis of the final model on the test split) and
+//	                 result.json (written last: its presence marks the point finished)
+//	summary.md, summary.csv, runs.csv, figures/, comparisons/   written by Collect
+package study
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/train"
+	"github.com/bnzoo/bnzoo/zoo"
+)
+
+// File and directory names inside a study directory.
+const (
+	GridFile   = "grid.json"
+	RunsDir    = "runs"
+	ResultFile = "result.json"
+	ReportFile = "report.json"
+)
+
+// Grid is a study: the axes whose product is the set of runs, and everything the runs share.
+type Grid struct {
+	// Experiment and Budget name the preset the grid came from ("" for a hand-made grid); informational.
+	Experiment string `json:"experiment,omitempty"`
+	Budget     string `json:"budget,omitempty"`
+
+	Archs       []string `json:"archs"`
+	Activations []string `json:"activations"` // names as layers.ParseActivation takes them
+	Placements  []string `json:"placements"`  // names as layers.ParsePlacement takes them
+	Seeds       []int64  `json:"seeds"`
+	// Width is the MobileNets' channel multiplier (0 = 1).
+	Width float64 `json:"width,omitempty"`
+
+	Data  train.DataSpec `json:"data"`
+	Train train.Config   `json:"train"` // the shared recipe; Seed is set per point
+	// Augment is "auto" (on for 32×32 and 64×64 colour sets), "on" or "off"; resolved per dataset when a run
+	// is created.
+	Augment string `json:"augment"`
+	// Analysis holds δ and τ of the per-layer report of each finished run.
+	Analysis analysis.Options `json:"analysis"`
+}
+
+// Point is one run of a grid. Index is its position in Grid.Points (the task index of a scheduler export).
+type Point struct {
+	Index      int    `json:"index"`
+	Arch       string `json:"arch"`
+	Activation string `json:"activation"`
+	Placement  string `json:"placement"`
+	Seed       int64  `json:"seed"`
+}
+
+// ID names the point's run directory: <arch>-<activation>-<placement>-seed<k>, with the ':' of a parameterised
+// activation (shifted_tanh:0.5) written as '_'.
+func (p Point) ID() string {
+	return fmt.Sprintf("%s-%s-%s-seed%d", p.Arch, strings.ReplaceAll(p.Activation, ":", "_"), p.Placement, p.Seed)
+}
+
+// Config is the point's model without its data shape: arch, activation, placement (what is averaged over seeds).
+func (p Point) Config() string { return p.Arch + " " + p.Activation + " " + p.Placement }
+
+// Points enumerates the grid with the seed outermost, then arch, activation and placement, so that a grid run in
+// order (or interrupted) has one seed of every configuration before the next seed of any.
+func (g *Grid) Points() []Point {
+	var ps []Point
+	for _, s := range g.Seeds {
+		for _, a := range g.Archs {
+			for _, act := range g.Activations {
+				for _, pl := range g.Placements {
+					ps = append(ps, Point{Index: len(ps), Arch: a, Activation: act, Placement: pl, Seed: s})
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// Validate checks every axis and the recipe; errors name the field.
+func (g *Grid) Validate() error {
+	if len(g.Archs) == 0 || len(g.Activations) == 0 || len(g.Placements) == 0 || len(g.Seeds) == 0 {
+		return fmt.Errorf("grid: archs, activations, placements and seeds must each have at least one value")
+	}
+	known := map[string]bool{}
+	for _, n := range zoo.Names() {
+		known[n] = true
+	}
+	for _, a := range g.Archs {
+		if !known[a] {
+			return fmt.Errorf("grid: archs: unknown model %q (valid: %s)", a, strings.Join(zoo.Names(), ", "))
+		}
+	}
+	for _, a := range g.Activations {
+		if _, err := layers.ParseActivation(a); err != nil {
+			return fmt.Errorf("grid: activations: %w", err)
+		}
+	}
+	for _, p := range g.Placements {
+		if _, err := layers.ParsePlacement(p); err != nil {
+			return fmt.Errorf("grid: placements: %w", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range g.Points() {
+		if seen[p.ID()] {
+			return fmt.Errorf("grid: point %s appears twice (repeated axis value)", p.ID())
+		}
+		seen[p.ID()] = true
+	}
+	switch g.Augment {
+	case "auto", "on", "off":
+	default:
+		return fmt.Errorf("grid: augment must be auto, on or off, got %q", g.Augment)
+	}
+	if g.Data.Name == "" {
+		return fmt.Errorf("grid: data: no dataset name")
+	}
+	if err := g.Analysis.Validate(); err != nil {
+		return fmt.Errorf("grid: analysis: %w", err)
+	}
+	rc := train.RunConfig{Data: g.Data, Train: g.Train,
+		Model: zoo.Config{Arch: g.Archs[0], Classes: 10, InputShape: [3]int{3, 32, 32}, Width: g.Width}}
+	rc.Model.Activation, _ = layers.ParseActivation(g.Activations[0])
+	rc.Model.Placement, _ = layers.ParsePlacement(g.Placements[0])
+	if err := rc.Validate(); err != nil {
+		return fmt.Errorf("grid: %w", err)
+	}
+	return nil
+}
+
+// RunDir is the run directory of point p in the study directory dir.
+func RunDir(dir string, p Point) string { return filepath.Join(dir, RunsDir, p.ID()) }
+
+// WriteGrid validates g and writes it to dir/grid.json atomically (creating dir). A grid.json that already holds a
+// different grid is an error naming the file, so two studies never share run directories by accident.
+func WriteGrid(dir string, g *Grid) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return err
+	}
+	js = append(js, '\n')
+	path := filepath.Join(dir, GridFile)
+	if old, err := os.ReadFile(path); err == nil {
+		if string(old) == string(js) {
+			return nil
+		}
+		return fmt.Errorf("%s holds a different grid: choose another study directory or remove it", path)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("study directory: %w", err)
+	}
+	return atomicfile.Write(path, js)
+}
+
+// ReadGrid reads and validates the grid.json at path (a file or a study directory).
+func ReadGrid(path string) (*Grid, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, GridFile)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("grid: %w", err)
+	}
+	var g Grid
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("%s is not a valid grid: %w", path, err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &g, nil
+}
