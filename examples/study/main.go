@@ -137,6 +137,7 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, header string) err
 // presetFlags are the flags that choose and size a grid.
 type presetFlags struct {
 	experiment, budget, dataset, dataDir, dir, seeds, archs string
+	activations, placements                                 string
 	epochs, trainPerClass, testPerClass, workers            int
 	quiet, noFigures                                        bool
 	// export only
@@ -154,6 +155,8 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.dir, "dir", "", "study directory (default results/study/<experiment>-<budget>-<dataset>); for export, the directory as the tasks see it (absolute)")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds instead of the budget's (1,2,3)")
 	fs.StringVar(&o.archs, "archs", "", "comma-separated architectures instead of the budget's")
+	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's")
+	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
 	fs.IntVar(&o.trainPerClass, "train-per-class", -1, "training images per class instead of the budget's (0 = all)")
 	fs.IntVar(&o.testPerClass, "test-per-class", -1, "test images per class instead of the budget's (0 = all)")
@@ -269,8 +272,13 @@ func (o presetFlags) grid() (*study.Grid, error) {
 			g.Seeds = append(g.Seeds, s)
 		}
 	}
-	if o.archs != "" {
-		g.Archs = strings.Split(o.archs, ",")
+	for _, ov := range []struct {
+		value string
+		axis  *[]string
+	}{{o.archs, &g.Archs}, {o.activations, &g.Activations}, {o.placements, &g.Placements}} {
+		if ov.value != "" {
+			*ov.axis = strings.Split(ov.value, ",")
+		}
 	}
 	if o.epochs < 0 {
 		return nil, usageError("epochs", "must not be negative, got %d", o.epochs)
@@ -298,6 +306,10 @@ func (o presetFlags) grid() (*study.Grid, error) {
 		switch {
 		case strings.Contains(err.Error(), "archs") || strings.Contains(err.Error(), "model"):
 			flagName = "archs"
+		case strings.Contains(err.Error(), "activations"):
+			flagName = "activations"
+		case strings.Contains(err.Error(), "placements"):
+			flagName = "placements"
 		case strings.Contains(err.Error(), "seeds") || strings.Contains(err.Error(), "twice"):
 			flagName = "seeds"
 		case strings.Contains(err.Error(), "per_class"):

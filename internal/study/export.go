@@ -301,9 +301,10 @@ func k8sJob(o ExportOptions, n int) ([]byte, error) {
 		Spec: k8sJobSpec{CompletionMode: "Indexed", Completions: n, Parallelism: par, BackoffLimit: 2 * n,
 			Template: k8sTemplate{Metadata: k8sMeta{Labels: labels}, Spec: k8sPodFor(o, c)}}}
 	header := fmt.Sprintf("# bnzoo study: %d grid points in %s; completion index i runs grid point i.\n"+
+		"# The claim %s is mounted at %s; the data must be reachable in the pod too (under the mount or in the image).\n"+
 		"# kubectl apply -f %s; when it completes (kubectl wait --for=condition=complete job/%s --timeout=-1s):\n"+
 		"# kubectl apply -f %s. A pod that finds its point finished exits at once; one that finds it half done resumes it.\n",
-		n, o.Dir, K8sJobFile, o.Name, K8sCollectFile)
+		n, o.Dir, o.PVC, o.MountPath, K8sJobFile, o.Name, K8sCollectFile)
 	return k8sYAML(header, job)
 }
 
