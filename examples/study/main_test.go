@@ -183,7 +183,11 @@ func TestExportedCommandsRunTheGrid(t *testing.T) {
 	}
 	raw, _ = os.ReadFile(filepath.Join(k8sDir, study.K8sCollectFile))
 	var collectJob struct {
-		Spec struct{ Template struct{ Spec struct{ Containers []struct{ Command []string } } } }
+		Spec struct {
+			Template struct {
+				Spec struct{ Containers []struct{ Command []string } }
+			}
+		}
 	}
 	if err := yaml.Unmarshal(raw, &collectJob); err != nil || len(collectJob.Spec.Template.Spec.Containers) != 1 {
 		t.Fatalf("%s: %v", study.K8sCollectFile, err)
