@@ -3,7 +3,7 @@
 //
 //	go run ./examples/study -experiment order -budget quick -dataset fashion-mnist
 //	go run ./examples/study -experiment order -budget quick -dataset cifar10 -data-dir ../shared/data/cifar10-jpeg.tar.gz
-//	go run ./examples/study collect -dir results/study/order-quick-fashion-mnist
+//	go run ./examples/study collect -dir results/study/quick-fashion-mnist/order
 //	go run ./examples/study export -experiment order -budget full -dataset cifar10 -data-dir /shared/data/cifar10 \
 //	    -dir /shared/bnzoo/order-full-cifar10 -out ./order-full-cifar10
 //	bnzoo-study run-index -dir /shared/bnzoo/order-full-cifar10 -index 7     (what each scheduler task runs)
@@ -137,6 +137,7 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, header string) err
 // presetFlags are the flags that choose and size a grid.
 type presetFlags struct {
 	experiment, budget, dataset, dataDir, dir, seeds, archs string
+	runsDir                                                 string
 	activations, placements                                 string
 	epochs, trainPerClass, testPerClass, workers            int
 	quiet, noFigures                                        bool
@@ -152,7 +153,8 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.budget, "budget", "quick", "budget preset: "+strings.Join(study.BudgetNames(), ", "))
 	fs.StringVar(&o.dataset, "dataset", "fashion-mnist", "dataset: "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "where the dataset is (default: its default location, if it has one)")
-	fs.StringVar(&o.dir, "dir", "", "study directory (default results/study/<experiment>-<budget>-<dataset>); for export, the directory as the tasks see it (absolute)")
+	fs.StringVar(&o.dir, "dir", "", "study directory (default results/study/<budget>-<dataset>/<experiment>); for export, the directory as the tasks see it (absolute)")
+	fs.StringVar(&o.runsDir, "runs-dir", "", "where the run directories go, relative to the study directory (default ../runs for the default -dir, so the experiments of a budget and dataset share their common runs; runs otherwise)")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds instead of the budget's (1,2,3)")
 	fs.StringVar(&o.archs, "archs", "", "comma-separated architectures instead of the budget's")
 	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's")
@@ -190,7 +192,16 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if cmd == "export" {
 			return usageError("dir", "export needs the study directory as the tasks see it (an absolute path on shared storage)")
 		}
-		dir = filepath.Join("results", "study", fmt.Sprintf("%s-%s-%s", o.experiment, o.budget, o.dataset))
+		dir = filepath.Join("results", "study", o.budget+"-"+o.dataset, o.experiment)
+		if o.runsDir == "" {
+			g.RunsDir = filepath.Join("..", study.RunsDir)
+		}
+	}
+	if o.runsDir != "" {
+		if filepath.IsAbs(o.runsDir) {
+			return usageError("runs-dir", "must be relative to the study directory, got %q", o.runsDir)
+		}
+		g.RunsDir = o.runsDir
 	}
 	switch cmd {
 	case "list":
@@ -386,8 +397,10 @@ func runCollect(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" {
 		return usageError("dir", "the study directory is required")
 	}
-	if _, err := os.Stat(filepath.Join(*dir, study.RunsDir)); err != nil {
-		return usageError("dir", "%s is not a study directory (no %s/)", *dir, study.RunsDir)
+	_, gridErr := os.Stat(filepath.Join(*dir, study.GridFile))
+	_, runsErr := os.Stat(filepath.Join(*dir, study.RunsDir))
+	if gridErr != nil && runsErr != nil {
+		return usageError("dir", "%s is not a study directory (no %s, no %s/)", *dir, study.GridFile, study.RunsDir)
 	}
 	return collect(*dir, stdout, !*noFigures)
 }

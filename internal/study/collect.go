@@ -58,14 +58,35 @@ var metricNames = []struct {
 	{"sparsity", func(l LayerSummary) *float64 { v := l.Sparsity; return &v }},
 }
 
-// Collect reads every result.json under dir/runs (whatever exists: a partial study is summarised as it stands) and
-// aggregates them. A corrupt result.json is an error naming it.
+// Collect reads the result.json of every finished grid point of the study in dir (whatever exists: a partial study
+// is summarised as it stands, and a shared runs directory contributes only this grid's points) and aggregates
+// them. Without a grid.json it takes every result under dir/runs. A corrupt result.json is an error naming it.
 func Collect(dir string) (*Summary, error) {
 	s := &Summary{}
 	if g, err := ReadGrid(filepath.Join(dir, GridFile)); err == nil {
 		s.Grid = g
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if s.Grid != nil {
+		for _, p := range s.Grid.Points() {
+			rd := s.Grid.RunDir(dir, p)
+			res, err := ReadResult(rd)
+			if errors.Is(err, fs.ErrNotExist) {
+				s.Missing++ // not finished
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("collect: %w", err)
+			}
+			if res.Point.ID() != p.ID() {
+				return nil, fmt.Errorf("collect: %s holds the result of %s, not of %s", filepath.Join(rd, ResultFile), res.Point.ID(), p.ID())
+			}
+			res.Point.Index = p.Index // the index in this grid (a shared run may have been started by another)
+			s.Results = append(s.Results, res)
+		}
+		s.aggregate()
+		return s, nil
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -91,17 +112,6 @@ func Collect(dir string) (*Summary, error) {
 		}
 		return a.ID() < b.ID()
 	})
-	if s.Grid != nil {
-		done := map[string]bool{}
-		for _, r := range s.Results {
-			done[r.Point.ID()] = true
-		}
-		for _, p := range s.Grid.Points() {
-			if !done[p.ID()] {
-				s.Missing++
-			}
-		}
-	}
 	s.aggregate()
 	return s, nil
 }

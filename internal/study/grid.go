@@ -5,7 +5,7 @@
 // A study directory holds
 //
 //	grid.json        the Grid (written by Init; every runner and the scheduler exports read it)
-//	runs/<point>/    one train run directory per grid point (run.json, logs, checkpoints) plus
+//	runs/<point>/    one train run directory per grid point (the runs directory can be shared; see RunsDir) (run.json, logs, checkpoints) plus
 //	                 report.json (the analysis of the final model on the test split) and
 //	                 result.json (written last: its presence marks the point finished)
 //	summary.md, summary.csv, runs.csv, figures/, comparisons/   written by Collect
@@ -53,6 +53,10 @@ type Grid struct {
 	Augment string `json:"augment"`
 	// Analysis holds δ and τ of the per-layer report of each finished run.
 	Analysis analysis.Options `json:"analysis"`
+	// RunsDir is the directory of the run directories, relative to the study directory ("" = "runs"). Studies
+	// of the same budget and dataset can share one ("../runs"): a point common to two grids (tanh swapped is in
+	// the order, shifted and induced experiments) then trains once.
+	RunsDir string `json:"runs_dir,omitempty"`
 }
 
 // Point is one run of a grid. Index is its position in Grid.Points (the task index of a scheduler export).
@@ -125,6 +129,9 @@ func (g *Grid) Validate() error {
 	default:
 		return fmt.Errorf("grid: augment must be auto, on or off, got %q", g.Augment)
 	}
+	if filepath.IsAbs(g.RunsDir) {
+		return fmt.Errorf("grid: runs_dir must be relative to the study directory, got %q", g.RunsDir)
+	}
 	if g.Data.Name == "" {
 		return fmt.Errorf("grid: data: no dataset name")
 	}
@@ -141,8 +148,16 @@ func (g *Grid) Validate() error {
 	return nil
 }
 
-// RunDir is the run directory of point p in the study directory dir.
-func RunDir(dir string, p Point) string { return filepath.Join(dir, RunsDir, p.ID()) }
+// Runs is the directory of the run directories of the study in dir.
+func (g *Grid) Runs(dir string) string {
+	if g == nil || g.RunsDir == "" {
+		return filepath.Join(dir, RunsDir)
+	}
+	return filepath.Join(dir, g.RunsDir)
+}
+
+// RunDir is the run directory of point p of the study in dir.
+func (g *Grid) RunDir(dir string, p Point) string { return filepath.Join(g.Runs(dir), p.ID()) }
 
 // WriteGrid validates g and writes it to dir/grid.json atomically (creating dir). A grid.json that already holds a
 // different grid is an error naming the file, so two studies never share run directories by accident.

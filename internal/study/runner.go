@@ -91,7 +91,7 @@ func (r *Runner) RunConfig(p Point, split *datasets.Split) (train.RunConfig, err
 // recorded with status "diverged". A cancelled ctx returns the *train.InterruptedError with a checkpoint written.
 func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	start := time.Now()
-	dir := RunDir(r.Dir, p)
+	dir := r.Grid.RunDir(r.Dir, p)
 	if res, err := ReadResult(dir); err == nil {
 		if res.Point.ID() != p.ID() {
 			return Outcome{}, fmt.Errorf("%s holds the result of %s, not of %s", filepath.Join(dir, ResultFile), res.Point.ID(), p.ID())
@@ -99,6 +99,14 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 		return Outcome{Result: res, Skipped: true}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return Outcome{}, err
+	}
+	unlock, err := lockPoint(dir)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer unlock()
+	if res, err := ReadResult(dir); err == nil { // finished by another process between the check above and the lock
+		return Outcome{Result: res, Skipped: true}, nil
 	}
 	trainSplit, testSplit, err := r.data()
 	if err != nil {

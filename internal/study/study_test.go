@@ -136,8 +136,9 @@ func TestStatAndPearson(t *testing.T) {
 
 func f(v float64) *float64 { return &v }
 
-// fakeResult writes a finished result for point p with final accuracy acc and layer-mean metrics.
-func fakeResult(t *testing.T, dir string, p Point, status string, acc, asym, sparsity float64) {
+// fakeResult writes a finished result (and an analysis report) for point p of grid g in the study dir with final
+// accuracy acc and layer-mean metrics.
+func fakeResult(t *testing.T, g *Grid, dir string, p Point, status string, acc, asym, sparsity float64) {
 	t.Helper()
 	res := &Result{Point: p, Status: status, Dataset: "mnist", Epochs: 2, BestTestAcc: acc + 0.01, BestEpoch: 1,
 		FinalTestAcc: acc, TrainSeconds: 10,
@@ -145,7 +146,7 @@ func fakeResult(t *testing.T, dir string, p Point, status string, acc, asym, spa
 	if p.Activation == "relu" {
 		res.Mean.Saturation, res.Mean.AsymmetricSaturation, res.Mean.SkewnessAbsMean = nil, nil, nil
 	}
-	rd := RunDir(dir, p)
+	rd := g.RunDir(dir, p)
 	if err := os.MkdirAll(rd, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 		if p.Placement == "swapped" {
 			acc += 0.05
 		}
-		fakeResult(t, dir, p, status, acc, 0.1*float64(p.Seed), 0.2)
+		fakeResult(t, g, dir, p, status, acc, 0.1*float64(p.Seed), 0.2)
 		if status == StatusDone {
 			accs[p.Config()] = append(accs[p.Config()], acc)
 		}
@@ -252,7 +253,7 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 		}
 	}
 	// A corrupt result is an error naming the file.
-	bad := filepath.Join(RunDir(dir, pts[0]), ResultFile)
+	bad := filepath.Join(g.RunDir(dir, pts[0]), ResultFile)
 	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestRunPointSkipsFinishedAndResumesInterrupted(t *testing.T) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("interrupted run: %v, want an *train.InterruptedError", err)
 	}
-	if _, err := ReadResult(RunDir(interrupted, p)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := ReadResult(tinyGrid().RunDir(interrupted, p)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("an interrupted point has a result.json (%v)", err)
 	}
 	ri2, _ := NewRunner(interrupted, nil, nil)
@@ -337,18 +338,18 @@ func TestRunPointSkipsFinishedAndResumesInterrupted(t *testing.T) {
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("resumed result differs from the straight run:\n got %+v\nwant %+v", a, b)
 	}
-	ra, _ := os.ReadFile(filepath.Join(RunDir(interrupted, p), ReportFile))
-	rb, _ := os.ReadFile(filepath.Join(RunDir(straight, p), ReportFile))
+	ra, _ := os.ReadFile(filepath.Join(tinyGrid().RunDir(interrupted, p), ReportFile))
+	rb, _ := os.ReadFile(filepath.Join(tinyGrid().RunDir(straight, p), ReportFile))
 	if len(ra) == 0 || string(ra) != string(rb) {
 		t.Fatal("the resumed run's report.json differs from the straight run's")
 	}
 
 	// A run directory holding another point's run is refused, naming its run.json.
 	other := g.Points()[0]
-	if err := os.Rename(RunDir(interrupted, p), RunDir(interrupted, other)); err != nil {
+	if err := os.Rename(tinyGrid().RunDir(interrupted, p), tinyGrid().RunDir(interrupted, other)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(RunDir(interrupted, other), ResultFile)); err != nil {
+	if err := os.Remove(filepath.Join(tinyGrid().RunDir(interrupted, other), ResultFile)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ri2.RunPoint(context.Background(), other); err == nil || !strings.Contains(err.Error(), "run.json") {
@@ -378,8 +379,66 @@ func TestRunAllRecordsDivergence(t *testing.T) {
 	if len(outs) != 1 || outs[0].Result.Status != StatusDiverged || outs[0].Result.Detail == "" {
 		t.Fatalf("outcomes %+v, want one diverged run", outs)
 	}
-	res, err := ReadResult(RunDir(dir, g.Points()[0]))
+	res, err := ReadResult(tinyGrid().RunDir(dir, g.Points()[0]))
 	if err != nil || res.Status != StatusDiverged {
 		t.Fatalf("stored result %+v, %v", res, err)
+	}
+}
+
+func TestRunPointRefusesALockedPoint(t *testing.T) {
+	g := tinyGrid()
+	g.RunsDir = "../shared-runs"
+	dir := filepath.Join(t.TempDir(), "order")
+	if err := WriteGrid(dir, g); err != nil {
+		t.Fatal(err)
+	}
+	p := g.Points()[0]
+	rd := g.RunDir(dir, p)
+	if want := filepath.Join(filepath.Dir(dir), "shared-runs", p.ID()); rd != want {
+		t.Fatalf("run dir %s, want %s", rd, want)
+	}
+	unlock, err := lockPoint(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunPoint(context.Background(), p); err == nil || !strings.Contains(err.Error(), rd+".lock") {
+		t.Fatalf("locked point: %v, want an error naming the lock file", err)
+	}
+	unlock()
+}
+
+func TestSharedRunsDirServesEveryGridThatHasThePoint(t *testing.T) {
+	root := t.TempDir()
+	order, shifted := tinyGrid(), tinyGrid()
+	order.Experiment, shifted.Experiment = "order", "shifted"
+	shifted.Activations, shifted.Placements = []string{"tanh", "shifted_tanh:1"}, []string{"swapped"}
+	for _, g := range []*Grid{order, shifted} {
+		g.RunsDir = "../runs"
+		if err := WriteGrid(filepath.Join(root, g.Experiment), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range order.Points() { // as if the order experiment had run
+		fakeResult(t, order, filepath.Join(root, "order"), p, StatusDone, 0.9, 0.1, 0.2)
+	}
+	s, err := Collect(filepath.Join(root, "shifted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tanh swapped is common (index 0 in shifted, 1 in order); shifted_tanh:1 has not run.
+	if len(s.Results) != 1 || s.Missing != 1 || s.Results[0].Point.ID() != "vgg_mini-tanh-swapped-seed1" || s.Results[0].Point.Index != 0 {
+		t.Fatalf("shifted sees %d results (missing %d): %+v", len(s.Results), s.Missing, s.Results)
+	}
+	r, err := NewRunner(filepath.Join(root, "shifted"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.RunPoint(context.Background(), shifted.Points()[0])
+	if err != nil || !out.Skipped {
+		t.Fatalf("common point: skipped %v, %v; want it skipped", out.Skipped, err)
 	}
 }

@@ -261,7 +261,7 @@ func writeComparisons(dir string, s *Summary) ([]string, error) {
 		var reports []*analysis.Report
 		var labels []string
 		for _, m := range g {
-			rep, err := analysis.ReadReport(filepath.Join(RunDir(dir, m.res.Point), ReportFile))
+			rep, err := analysis.ReadReport(filepath.Join(s.Grid.RunDir(dir, m.res.Point), ReportFile))
 			if err != nil {
 				return nil, fmt.Errorf("study: comparison %s: %w", name, err)
 			}
