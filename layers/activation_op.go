@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -65,15 +66,33 @@ func (op *activationOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) 
 	return G.Nodes{dx}, nil
 }
 
+// activationForward writes y = f(x). Float32 tensors use fastTanh and fastSigmoid (float32 results within one
+// unit in the last place of the math package's, see fastmath.go); float64 tensors use the math package.
 func activationForward[T float](a Activation, x, y []T) {
-	switch a.Kind {
-	case ReLU:
+	var zero T
+	_, f32 := any(zero).(float32)
+	y = y[:len(x)]
+	switch {
+	case a.Kind == ReLU:
 		for i, v := range x {
 			if v > 0 {
 				y[i] = v
 			} else {
 				y[i] = 0
 			}
+		}
+	case a.Kind == Tanh && f32:
+		tanhSlice(x, y, 1, 0, 1)
+	case a.Kind == ShiftedTanh && f32:
+		tanhSlice(x, y, 1, a.Shift, 1)
+	case a.Kind == LeCunTanh && f32:
+		tanhSlice(x, y, lecunSlope, 0, lecunScale)
+	case a.Kind == Sigmoid && f32:
+		sigmoidSlice(x, y)
+	case a.Kind == Softsign:
+		for i, v := range x {
+			z := float64(v)
+			y[i] = T(z / (1 + math.Abs(z)))
 		}
 	default:
 		for i, v := range x {
@@ -114,8 +133,37 @@ func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) {
 	return dx, nil
 }
 
+// activationBackward writes dx = f'(x)·dy, with f'(x) computed as Activation.deriv does (in float64, rounded to T),
+// in a loop specialised per activation.
 func activationBackward[T float](a Activation, x, y, dy, dx []T) {
-	for i := range dx {
-		dx[i] = T(a.deriv(float64(x[i]), float64(y[i]))) * dy[i]
+	x, y, dy = x[:len(dx)], y[:len(dx)], dy[:len(dx)]
+	switch a.Kind {
+	case Tanh, ShiftedTanh:
+		for i, v := range y {
+			z := float64(v)
+			dx[i] = T(1-z*z) * dy[i]
+		}
+	case LeCunTanh:
+		for i, v := range y {
+			t := float64(v) / lecunScale
+			dx[i] = T(lecunScale*lecunSlope*(1-t*t)) * dy[i]
+		}
+	case Sigmoid:
+		for i, v := range y {
+			z := float64(v)
+			dx[i] = T(z*(1-z)) * dy[i]
+		}
+	case ReLU:
+		for i, v := range x {
+			d := T(0)
+			if v > 0 {
+				d = 1
+			}
+			dx[i] = d * dy[i]
+		}
+	default:
+		for i := range dx {
+			dx[i] = T(a.deriv(float64(x[i]), float64(y[i]))) * dy[i]
+		}
 	}
 }

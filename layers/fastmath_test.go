@@ -1,0 +1,142 @@
+package layers
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// ulpDiff32 returns how many float32 values lie between a and b (0 when equal, both NaN counts as equal).
+func ulpDiff32(a, b float32) int64 {
+	if a != a && b != b {
+		return 0
+	}
+	if a == b {
+		return 0
+	}
+	ord := func(f float32) int64 {
+		u := int64(math.Float32bits(f))
+		if u&(1<<31) != 0 {
+			return -(u &^ (1 << 31))
+		}
+		return u
+	}
+	d := ord(a) - ord(b)
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+// fastMathInputs returns special values, values around the branch points and many random ones.
+func fastMathInputs() []float32 {
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 1e-38, 1e-20, 1e-7, -1e-7, 0.04999, 0.05, 0.05001,
+		0.5, 0.625, 1, 2, 8.99, 9.0, 9.01, 9.09999, 9.1, 9.2, 20, 87, 88, 89, 100, 103, 104, 105, 1e10,
+		math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	n := len(xs)
+	for _, x := range xs[:n] {
+		xs = append(xs, -x, math.Nextafter32(x, 0), math.Nextafter32(x, 200))
+	}
+	rng := rand.New(rand.NewSource(3))
+	for range 400000 {
+		xs = append(xs, float32(rng.NormFloat64()*3))
+	}
+	for range 100000 {
+		xs = append(xs, float32((rng.Float64()*2-1)*120))
+	}
+	for v := float32(1e-30); v < 200; v *= 1.001 {
+		xs = append(xs, v, -v)
+	}
+	return xs
+}
+
+func TestFastTanhFloat32(t *testing.T) {
+	checkFast32(t, "tanh", math.Tanh, fastTanh)
+	checkFast32(t, "sigmoid", sigmoid, fastSigmoid)
+	checkFast32(t, "lecun_tanh", func(z float64) float64 { return lecunScale * math.Tanh(lecunSlope*z) },
+		func(z float64) float64 { return lecunScale * fastTanh(lecunSlope*z) })
+}
+
+func checkFast32(t *testing.T, name string, exact, fast func(float64) float64) {
+	t.Helper()
+	var off int
+	xs := fastMathInputs()
+	for _, x := range xs {
+		want, got := float32(exact(float64(x))), float32(fast(float64(x)))
+		if d := ulpDiff32(want, got); d > 1 || math.Signbit(float64(want)) != math.Signbit(float64(got)) {
+			t.Fatalf("%s(%g) = %g, want %g (%d ulp)", name, x, got, want, d)
+		} else if d == 1 {
+			off++
+		}
+	}
+	t.Logf("%s: %d of %d float32 results differ from the math package's by one ulp", name, off, len(xs))
+}
+
+func TestFastExp(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	worst := 0.0
+	for i := range 1000000 {
+		y := (rng.Float64()*2 - 1) * expMax
+		if i%2 == 0 {
+			y /= 30
+		}
+		want := math.Exp(y)
+		if e := math.Abs(fastExp(y)-want) / want; e > worst {
+			worst = e
+		}
+	}
+	if worst > 1e-12 {
+		t.Fatalf("fastExp relative error %g", worst)
+	}
+	t.Logf("fastExp worst relative error %g", worst)
+}
+
+// TestFastSlices checks that the loop kernels compute exactly what the scalar functions do, and that the
+// activation op's float32 forward pass stays within one ulp of the float64 definition.
+func TestFastSlices(t *testing.T) {
+	xs := fastMathInputs()
+	out := make([]float32, len(xs))
+	for _, c := range []struct {
+		name             string
+		in, shift, outSc float64
+		fn               func(float64) float64
+	}{
+		{"tanh", 1, 0, 1, fastTanh},
+		{"shifted", 1, 0.5, 1, func(z float64) float64 { return fastTanh(z - 0.5) }},
+		{"lecun", lecunSlope, 0, lecunScale, func(z float64) float64 { return lecunScale * fastTanh(lecunSlope*z) }},
+	} {
+		tanhSlice(xs, out, c.in, c.shift, c.outSc)
+		for i, x := range xs {
+			if want := float32(c.fn(float64(x))); math.Float32bits(want) != math.Float32bits(out[i]) && !(want != want && out[i] != out[i]) {
+				t.Fatalf("%s: tanhSlice(%g) = %g, scalar %g", c.name, x, out[i], want)
+			}
+		}
+	}
+	sigmoidSlice(xs, out)
+	for i, x := range xs {
+		if want := float32(fastSigmoid(float64(x))); math.Float32bits(want) != math.Float32bits(out[i]) && !(want != want && out[i] != out[i]) {
+			t.Fatalf("sigmoidSlice(%g) = %g, scalar %g", x, out[i], want)
+		}
+	}
+	for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "shifted_tanh:0.5"} {
+		act := MustActivation(name)
+		activationForward(act, xs, out)
+		for i, x := range xs {
+			want := float32(act.eval(float64(x)))
+			if d := ulpDiff32(want, out[i]); d > 1 {
+				t.Fatalf("%s(%g) = %g, want %g", name, x, out[i], want)
+			}
+		}
+		xs64 := make([]float64, len(xs))
+		for i, x := range xs {
+			xs64[i] = float64(x)
+		}
+		out64 := make([]float64, len(xs))
+		activationForward(act, xs64, out64)
+		for i, x := range xs64 {
+			if want := act.eval(x); want != out64[i] && !(want != want && out64[i] != out64[i]) {
+				t.Fatalf("float64 %s(%g) = %g, want %g", name, x, out64[i], want)
+			}
+		}
+	}
+}
