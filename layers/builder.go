@@ -168,13 +168,14 @@ func (b *Builder) BatchNorm(x *G.Node, name string) (*G.Node, error) {
 	return y, nil
 }
 
-// MaxPool2d adds a k×k max-pool with the given stride and no padding.
+// MaxPool2d adds a k×k max-pool with the given stride and no padding (bnzoo's MaxPool2dOp, which computes what
+// Gorgonia's MaxPool2D does).
 func (b *Builder) MaxPool2d(x *G.Node, k, stride int) (*G.Node, error) {
 	s := x.Shape()
 	if len(s) != 4 || s[2] < k || s[3] < k {
 		return nil, fmt.Errorf("max-pool %d×%d: input %v is too small (the model is too deep for this input size)", k, k, s)
 	}
-	return G.MaxPool2D(x, tensor.Shape{k, k}, []int{0, 0}, []int{stride, stride})
+	return MaxPool2dOp(x, k, stride, 0)
 }
 
 // GlobalAvgPool reduces (N, C, H, W) to (N, C) by averaging each channel. Built as Mean(Reshape(x, N, C, H·W), 2)
