@@ -62,6 +62,7 @@ type batchNormOp struct {
 	usedBatch    bool      // whether the last forward pass normalised with batch statistics
 	mean, invStd []float64 // per channel, from the last forward pass
 	lastGeometry [3]int
+	pass         uint64 // counts forward passes, so that backward ops know which one their sums belong to
 }
 
 func (op *batchNormOp) Arity() int { return 3 }
@@ -84,6 +85,7 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("batchnorm: %w", err)
 	}
 	op.lastGeometry = [3]int{n, c, hw}
+	op.pass++
 	if len(op.mean) != c {
 		op.mean, op.invStd = make([]float64, c), make([]float64, c)
 	}
@@ -186,8 +188,9 @@ func (op *batchNormOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	res := make(G.Nodes, 3)
+	sums := &bnGradSums{}
 	for wrt := range res {
-		b := &batchNormGradOp{opBase: newOpBase(fmt.Sprintf("batchnorm_grad.%d", wrt)), fwd: op, wrt: wrt}
+		b := &batchNormGradOp{opBase: newOpBase(fmt.Sprintf("batchnorm_grad.%d", wrt)), fwd: op, wrt: wrt, sums: sums}
 		g, err := G.ApplyOp(b, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
@@ -201,10 +204,20 @@ func (op *batchNormOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // forward op normalised with. With batch statistics, x̂ = (x − μ)/σ, dβ = Σdy, dγ = Σdy·x̂ and
 // dx = γ/(σM)·(M·dy − dβ − x̂·dγ) over the M = N·H·W values of a channel; with running statistics μ and σ are
 // constants and dx = γ·dy/σ.
+//
+// The three ops of one SymDiff share the per-channel sums Σdy and Σdy·x̂: whichever runs first after a forward pass
+// computes them for every channel, the others reuse them (all three take the same x, γ and dy nodes).
 type batchNormGradOp struct {
 	opBase
-	fwd *batchNormOp
-	wrt int
+	fwd  *batchNormOp
+	wrt  int
+	sums *bnGradSums
+}
+
+// bnGradSums holds Σdy and Σdy·x̂ per channel for the forward pass numbered pass (0: none yet).
+type bnGradSums struct {
+	pass             uint64
+	sumDy, sumDyXhat []float64
 }
 
 func (op *batchNormGradOp) Arity() int { return 3 }
@@ -235,56 +248,94 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 	if op.fwd.lastGeometry != [3]int{n, c, hw} {
 		return nil, fmt.Errorf("%s: backward pass without a matching forward pass", op.name)
 	}
-	var out *tensor.Dense
-	if op.wrt == 0 {
-		out = newLike(x.Dtype(), x.Shape()...)
-	} else {
-		out = newLike(x.Dtype(), c)
+	f, sums := op.fwd, op.sums
+	// dγ and dβ are the sums themselves; dx needs them only when the forward pass used batch statistics.
+	if (op.wrt != 0 || f.usedBatch) && sums.pass != f.pass {
+		sums.compute(x, dy, f, n, c, hw)
 	}
+	if op.wrt != 0 {
+		out := newLike(x.Dtype(), c)
+		src := sums.sumDyXhat
+		if op.wrt == 2 {
+			src = sums.sumDy
+		}
+		switch x.Dtype() {
+		case tensor.Float64:
+			copy(out.Float64s(), src)
+		default:
+			o := out.Float32s()
+			for k, v := range src {
+				o[k] = float32(v)
+			}
+		}
+		return out, nil
+	}
+	out := newLike(x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {
-			bnBackward(op.fwd, op.wrt, x.Float64s(), gamma.Float64s(), dy.Float64s(), out.Float64s(), n, c, hw, k)
+			bnBackwardInput(f, sums, x.Float64s(), gamma.Float64s(), dy.Float64s(), out.Float64s(), n, c, hw, k)
 		})
 	default:
 		parallelChannels(c, n*hw, func(k int) {
-			bnBackward(op.fwd, op.wrt, x.Float32s(), gamma.Float32s(), dy.Float32s(), out.Float32s(), n, c, hw, k)
+			bnBackwardInput(f, sums, x.Float32s(), gamma.Float32s(), dy.Float32s(), out.Float32s(), n, c, hw, k)
 		})
 	}
 	return out, nil
 }
 
-// bnBackward writes channel k of the requested gradient.
-func bnBackward[T float](f *batchNormOp, wrt int, x, gamma, dy, out []T, n, c, hw, k int) {
-	m := float64(n * hw)
-	mu, is := f.mean[k], f.invStd[k]
-	var sumDy, sumDyXhat float64
+// compute fills s with every channel's Σdy and Σdy·x̂ for f's last forward pass. Each channel is summed by one
+// goroutine in a fixed order, so the sums do not depend on scheduling.
+func (s *bnGradSums) compute(x, dy *tensor.Dense, f *batchNormOp, n, c, hw int) {
+	if len(s.sumDy) != c {
+		s.sumDy, s.sumDyXhat = make([]float64, c), make([]float64, c)
+	}
+	switch x.Dtype() {
+	case tensor.Float64:
+		parallelChannels(c, n*hw, func(k int) {
+			s.sumDy[k], s.sumDyXhat[k] = bnChannelSums(x.Float64s(), dy.Float64s(), f.mean[k], f.invStd[k], n, c, hw, k)
+		})
+	default:
+		parallelChannels(c, n*hw, func(k int) {
+			s.sumDy[k], s.sumDyXhat[k] = bnChannelSums(x.Float32s(), dy.Float32s(), f.mean[k], f.invStd[k], n, c, hw, k)
+		})
+	}
+	s.pass = f.pass
+}
+
+// bnChannelSums returns channel k's Σdy and Σdy·(x − μ)/σ, accumulated in float64 (with the arithmetic of the
+// former per-op loops, so that results are bit for bit what they were).
+func bnChannelSums[T float](x, dy []T, mu, invStd float64, n, c, hw, k int) (sumDy, sumDyXhat float64) {
 	for i := 0; i < n; i++ {
 		off := (i*c + k) * hw
-		for j := 0; j < hw; j++ {
-			d := float64(dy[off+j])
-			sumDy += d
-			sumDyXhat += d * (float64(x[off+j]) - mu) * is
+		xs, ds := x[off:off+hw], dy[off:off+hw]
+		for j, d := range ds {
+			v := float64(d)
+			sumDy += v
+			sumDyXhat += v * (float64(xs[j]) - mu) * invStd
 		}
 	}
-	switch wrt {
-	case 1:
-		out[k] = T(sumDyXhat)
-		return
-	case 2:
-		out[k] = T(sumDy)
-		return
-	}
-	g := float64(gamma[k])
+	return sumDy, sumDyXhat
+}
+
+// bnBackwardInput writes channel k of dx: γ/(σM)·(M·dy − Σdy − x̂·Σdy·x̂) with batch statistics, γ·dy/σ without.
+func bnBackwardInput[T float](f *batchNormOp, s *bnGradSums, x, gamma, dy, out []T, n, c, hw, k int) {
+	mu, is, g := f.mean[k], f.invStd[k], float64(gamma[k])
+	m := float64(n * hw)
 	for i := 0; i < n; i++ {
 		off := (i*c + k) * hw
-		for j := 0; j < hw; j++ {
-			if f.usedBatch {
-				xhat := (float64(x[off+j]) - mu) * is
-				out[off+j] = T(g * is / m * (m*float64(dy[off+j]) - sumDy - xhat*sumDyXhat))
-			} else {
-				out[off+j] = T(g * is * float64(dy[off+j]))
+		xs, ds, os := x[off:off+hw], dy[off:off+hw], out[off:off+hw]
+		if !f.usedBatch {
+			a := g * is
+			for j, d := range ds {
+				os[j] = T(a * float64(d))
 			}
+			continue
+		}
+		a, sumDy, sumDyXhat := g*is/m, s.sumDy[k], s.sumDyXhat[k]
+		for j, d := range ds {
+			xhat := (float64(xs[j]) - mu) * is
+			os[j] = T(a * (m*float64(d) - sumDy - xhat*sumDyXhat))
 		}
 	}
 }

@@ -1,0 +1,201 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// naiveBNBackward is the textbook BatchNorm backward pass in float64 for y = γ·x̂ + β, with x̂ normalised by
+// the batch statistics (training) or by the given running ones, and upstream gradient dy.
+func naiveBNBackward(x, dy, gamma []float64, runMean, runVar []float64, n, c, hw int, training bool) (dx, dg, db []float64) {
+	dx, dg, db = make([]float64, len(x)), make([]float64, c), make([]float64, c)
+	m := float64(n * hw)
+	at := func(i, k, j int) int { return (i*c+k)*hw + j }
+	for k := 0; k < c; k++ {
+		mu, v := runMean[k], runVar[k]
+		if training {
+			mu, v = 0, 0
+			for i := 0; i < n; i++ {
+				for j := 0; j < hw; j++ {
+					mu += x[at(i, k, j)]
+				}
+			}
+			mu /= m
+			for i := 0; i < n; i++ {
+				for j := 0; j < hw; j++ {
+					d := x[at(i, k, j)] - mu
+					v += d * d
+				}
+			}
+			v /= m
+		}
+		sd := math.Sqrt(v + DefaultBNEps)
+		var sumDy, sumDyXhat float64
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				sumDy += dy[at(i, k, j)]
+				sumDyXhat += dy[at(i, k, j)] * (x[at(i, k, j)] - mu) / sd
+			}
+		}
+		dg[k], db[k] = sumDyXhat, sumDy
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				p := at(i, k, j)
+				if training {
+					xhat := (x[p] - mu) / sd
+					dx[p] = gamma[k] / sd * (dy[p] - sumDy/m - xhat*sumDyXhat/m)
+				} else {
+					dx[p] = gamma[k] / sd * dy[p]
+				}
+			}
+		}
+	}
+	return dx, dg, db
+}
+
+// TestBatchNormBackwardMatchesReference runs the op's three backward ops in float32 and float64, in training and
+// evaluation, for gradients with respect to every subset of (x, γ, β), over two passes with different inputs (the
+// backward ops share sums computed once per forward pass), and compares them with the textbook formulas.
+func TestBatchNormBackwardMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, training := range []bool{true, false} {
+			for _, shape := range [][]int{{4, 3, 5, 6}, {6, 5}} {
+				for _, wrt := range [][]int{{0, 1, 2}, {0}, {1}, {2}, {1, 2}, {0, 2}} {
+					name := fmt.Sprintf("%v/training=%v/%v/wrt=%v", dt, training, shape, wrt)
+					t.Run(name, func(t *testing.T) { checkBNBackward(t, rng, dt, training, shape, wrt) })
+				}
+			}
+		}
+	}
+}
+
+func checkBNBackward(t *testing.T, rng *rand.Rand, dt tensor.Dtype, training bool, shape []int, wrt []int) {
+	store, err := NewStore(dt, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBuilder(store, training)
+	n, c := shape[0], shape[1]
+	hw := 1
+	for _, d := range shape[2:] {
+		hw *= d
+	}
+	x := b.Input("x", shape...)
+	y, err := b.BatchNorm(x, "bn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.LookupBN("bn")
+	for k := range st.Mean {
+		st.Mean[k], st.Var[k] = 0.2*float64(k)-0.3, 0.6+0.3*float64(k)
+	}
+	nodes, _ := b.Learnables() // γ, β
+	w := b.Input("w", shape...)
+	prod, err := G.HadamardProd(y, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := G.Sum(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []*G.Node{x, nodes[0], nodes[1]}
+	var want []*G.Node
+	for _, i := range wrt {
+		want = append(want, all[i])
+	}
+	if _, err := G.Grad(cost, want...); err != nil {
+		t.Fatal(err)
+	}
+	gamma := make([]float64, c)
+	for k := range gamma {
+		gamma[k] = 0.5 + 0.25*float64(k)
+	}
+	setF := func(d *tensor.Dense, v []float64) {
+		for i, f := range v {
+			if dt == tensor.Float64 {
+				d.Float64s()[i] = f
+			} else {
+				d.Float32s()[i] = float32(f)
+			}
+		}
+	}
+	setF(nodes[0].Value().(*tensor.Dense), gamma)
+	m := G.NewTapeMachine(b.Graph)
+	defer m.Close()
+	for pass := 0; pass < 2; pass++ {
+		xs, dys := make([]float64, n*c*hw), make([]float64, n*c*hw)
+		for i := range xs {
+			xs[i] = float64(float32(rng.NormFloat64()*2 + float64(pass)))
+			dys[i] = float64(float32(rng.NormFloat64()))
+		}
+		xv, wv := tensor.New(tensor.Of(dt), tensor.WithShape(shape...)), tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		setF(xv, xs)
+		setF(wv, dys)
+		if err := G.Let(x, xv); err != nil {
+			t.Fatal(err)
+		}
+		if err := G.Let(w, wv); err != nil {
+			t.Fatal(err)
+		}
+		runMean, runVar := append([]float64(nil), st.Mean...), append([]float64(nil), st.Var...)
+		m.Reset()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		dx, dg, db := naiveBNBackward(xs, dys, gamma, runMean, runVar, n, c, hw, training)
+		ref := [][]float64{dx, dg, db}
+		for _, i := range wrt {
+			g, err := all[i].Grad()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := toF64(g.(*tensor.Dense))
+			tol := 1e-12
+			if dt == tensor.Float32 {
+				tol = 2e-6
+			}
+			for j := range got {
+				if math.Abs(got[j]-ref[i][j]) > tol*(1+math.Abs(ref[i][j])) {
+					t.Fatalf("pass %d: d%d[%d] = %v, want %v", pass, i, j, got[j], ref[i][j])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkBatchNorm times a (128, 64, 14, 14) float32 BatchNorm's forward pass and its three backward ops.
+func BenchmarkBatchNorm(b *testing.B) {
+	x := benchTensor(1, 128, 64, 14, 14)
+	dy := benchTensor(2, 128, 64, 14, 14)
+	gamma, beta := benchTensor(3, 64), benchTensor(4, 64)
+	op := &batchNormOp{opBase: newOpBase("batchnorm"), stats: NewBNStats(64), phase: NewPhase(true)}
+	sums := &bnGradSums{}
+	var grads []*batchNormGradOp
+	for wrt := 0; wrt < 3; wrt++ {
+		grads = append(grads, &batchNormGradOp{opBase: newOpBase("batchnorm_grad"), fwd: op, wrt: wrt, sums: sums})
+	}
+	b.Run("forward", func(b *testing.B) {
+		for range b.N {
+			if _, err := op.Do(x, gamma, beta); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("backward", func(b *testing.B) {
+		for range b.N {
+			op.pass++ // a new forward pass: the sums are recomputed
+			for _, g := range grads {
+				if _, err := g.Do(x, gamma, dy); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
