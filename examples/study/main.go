@@ -140,6 +140,7 @@ type presetFlags struct {
 	runsDir                                                 string
 	activations, placements                                 string
 	epochs, trainPerClass, testPerClass, workers            int
+	lr                                                      float64
 	quiet, noFigures                                        bool
 	// export only
 	out, command, name, image, pvc, mount, timeLimit string
@@ -160,6 +161,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's")
 	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
+	fs.Float64Var(&o.lr, "lr", 0, "base learning rate instead of the shared recipe's 0.1")
 	fs.IntVar(&o.trainPerClass, "train-per-class", -1, "training images per class instead of the budget's (0 = all)")
 	fs.IntVar(&o.testPerClass, "test-per-class", -1, "test images per class instead of the budget's (0 = all)")
 	if cmd == "run" {
@@ -305,6 +307,12 @@ func (o presetFlags) grid() (*study.Grid, error) {
 				}
 			}
 		}
+	}
+	if o.lr < 0 {
+		return nil, usageError("lr", "must be positive, got %v", o.lr)
+	}
+	if o.lr > 0 {
+		g.Train.LR = o.lr
 	}
 	if o.trainPerClass >= 0 {
 		g.Data.TrainPerClass = o.trainPerClass

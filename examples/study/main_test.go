@@ -222,6 +222,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"-activations", "swish?"}, "-activations"},
 		{[]string{"-placements", "before"}, "-placements"},
 		{[]string{"-epochs", "-1"}, "-epochs"},
+		{[]string{"-lr", "-0.1"}, "-lr"},
 		{[]string{"export", "-dir", "relative/dir"}, "-dir"},
 		{[]string{"export"}, "-dir"},
 		{[]string{"collect"}, "-dir"},
