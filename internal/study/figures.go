@@ -130,7 +130,7 @@ func (s *Summary) accuracyPlot() (*plot.Plot, error) {
 		gi[g] = i
 	}
 	pls := s.placements()
-	p := newPlot("Final test accuracy (each run; mean ± std over seeds)", "", "test accuracy (%)")
+	p := newPlot("Final test accuracy"+s.titleSuffix()+" (each run; mean ± std over seeds)", "", "test accuracy (%)")
 	for k, pl := range pls {
 		col := placementColors[k%len(placementColors)]
 		off := 0.0
@@ -181,10 +181,22 @@ func (s *Summary) accuracyPlot() (*plot.Plot, error) {
 	return p, nil
 }
 
+// titleSuffix names the experiment and dataset in figure titles (empty without a grid).
+func (s *Summary) titleSuffix() string {
+	if s.Grid == nil {
+		return ""
+	}
+	t := " on " + s.Grid.Data.Name
+	if s.Grid.Experiment != "" {
+		t = ", " + s.Grid.Experiment + "/" + s.Grid.Budget + t
+	}
+	return t
+}
+
 // relationPlot scatters each finished run's final accuracy against a layer-averaged metric; n is the number of
 // runs that report the metric.
 func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (*plot.Plot, int) {
-	title := "Final test accuracy vs layer-averaged " + metric
+	title := "Final test accuracy vs layer-averaged " + metric + s.titleSuffix()
 	for _, rel := range s.Relations {
 		if rel.Metric == metric && rel.N >= 3 && rel.R == rel.R {
 			title += fmt.Sprintf(" (r = %+.2f over %d runs)", rel.R, rel.N)
