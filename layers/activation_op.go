@@ -23,6 +23,22 @@ func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
+// eltAccel32 computes float32 tanh and sigmoid outside Go on large tensors. conv_kernels_dnnl.go installs oneDNN's
+// vectorised kernels (within a few float32 ulps of the correctly rounded result, and elementwise, so deterministic)
+// in -tags dnnl builds; in the default build it stays nil and tanhSlice/sigmoidSlice run.
+var eltAccel32 eltAccelerator
+
+type eltAccelerator interface {
+	tanh(x, y []float32) error
+	sigmoid(x, y []float32) error
+	// tanhGrad and sigmoidGrad write dx = f′·dy with f′ computed from the forward output y.
+	tanhGrad(y, dy, dx []float32) error
+	sigmoidGrad(y, dy, dx []float32) error
+}
+
+// eltAccelMin is the element count from which eltAccel32 is used: below it a call's fixed cost dominates.
+const eltAccelMin = 1 << 15
+
 // activationOp computes an elementwise activation in one pass over its input.
 type activationOp struct {
 	opBase
@@ -50,6 +66,16 @@ func (op *activationOp) Do(in ...G.Value) (G.Value, error) {
 		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	default:
 		xs, ys := x.Float32s(), y.Float32s()
+		if eltAccel32 != nil && len(xs) >= eltAccelMin && (op.act.Kind == Tanh || op.act.Kind == Sigmoid) {
+			f := eltAccel32.tanh
+			if op.act.Kind == Sigmoid {
+				f = eltAccel32.sigmoid
+			}
+			if err := f(xs, ys); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.name, err)
+			}
+			return y, nil
+		}
 		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	}
 	return y, nil
@@ -128,6 +154,16 @@ func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) {
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
 		x, y, dy, d := ts[0].Float32s(), ts[1].Float32s(), ts[2].Float32s(), dx.Float32s()
+		if eltAccel32 != nil && len(d) >= eltAccelMin && (op.act.Kind == Tanh || op.act.Kind == Sigmoid) {
+			f := eltAccel32.tanhGrad
+			if op.act.Kind == Sigmoid {
+				f = eltAccel32.sigmoidGrad
+			}
+			if err := f(y, dy, d); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.name, err)
+			}
+			return dx, nil
+		}
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
 	}
 	return dx, nil

@@ -52,6 +52,16 @@ func BatchNorm(x, gamma, beta *G.Node, stats *BNStats, phase *Phase) (*G.Node, e
 	return y, nil
 }
 
+// bnAccelerator runs float32 batch normalisation with batch statistics outside Go. conv_kernels_dnnl.go installs
+// oneDNN's in -tags dnnl builds; in the default build bnAccel32 stays nil and the Go loops below run (they also
+// run for float64, and for normalisation with running statistics in every build).
+type bnAccelerator interface {
+	forward(n, c, hw int, eps float32, x, gamma, beta, y, mean, variance []float32) error
+	backward(n, c, hw int, eps float32, x, mean, variance, gamma, dy, dx, dgamma, dbeta []float32) error
+}
+
+var bnAccel32 bnAccelerator
+
 // batchNormOp is the forward op. It keeps the mean and 1/σ it normalised with for its backward ops, which always
 // run after it within one pass of the machine.
 type batchNormOp struct {
@@ -60,6 +70,9 @@ type batchNormOp struct {
 	phase *Phase
 
 	usedBatch    bool      // whether the last forward pass normalised with batch statistics
+	usedAccel    bool      // whether it ran on bnAccel32 (then mean32 and var32 hold its statistics)
+	mean32       []float32 // the accelerator's batch mean and biased variance, for its backward pass
+	var32        []float32
 	mean, invStd []float64 // per channel, from the last forward pass
 	lastGeometry [3]int
 	pass         uint64 // counts forward passes, so that backward ops know which one their sums belong to
@@ -97,8 +110,22 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 			return nil, fmt.Errorf("batchnorm: training needs more than 1 value per channel, got input shape %v", x.Shape())
 		}
 		variance := make([]float64, c)
-		switch x.Dtype() {
-		case tensor.Float64:
+		op.usedAccel = bnAccel32 != nil && x.Dtype() == tensor.Float32
+		var y *tensor.Dense
+		switch {
+		case op.usedAccel:
+			y = newLike(x.Dtype(), x.Shape()...)
+			if len(op.mean32) != c {
+				op.mean32, op.var32 = make([]float32, c), make([]float32, c)
+			}
+			if err := bnAccel32.forward(n, c, hw, float32(op.stats.Eps), x.Float32s(), gamma.Float32s(),
+				beta.Float32s(), y.Float32s(), op.mean32, op.var32); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.name, err)
+			}
+			for k := range variance {
+				op.mean[k], variance[k] = float64(op.mean32[k]), float64(op.var32[k])
+			}
+		case x.Dtype() == tensor.Float64:
 			parallelChannels(c, n*hw, func(k int) { op.mean[k], variance[k] = channelMoment(x.Float64s(), n, c, hw, k) })
 		default:
 			parallelChannels(c, n*hw, func(k int) { op.mean[k], variance[k] = channelMoment(x.Float32s(), n, c, hw, k) })
@@ -116,7 +143,11 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 			}
 		}
 		st.Tracked++
+		if y != nil {
+			return y, nil
+		}
 	} else {
+		op.usedAccel = false
 		for k := 0; k < c; k++ {
 			op.mean[k] = op.stats.Mean[k]
 			op.invStd[k] = 1 / math.Sqrt(op.stats.Var[k]+op.stats.Eps)
@@ -214,10 +245,30 @@ type batchNormGradOp struct {
 	sums *bnGradSums
 }
 
-// bnGradSums holds Σdy and Σdy·x̂ per channel for the forward pass numbered pass (0: none yet).
+// bnGradSums holds Σdy and Σdy·x̂ per channel for the forward pass numbered pass (0: none yet). When that pass ran
+// on bnAccel32, whose backward pass computes dx with the sums, dx holds it until the dx op takes it.
 type bnGradSums struct {
 	pass             uint64
 	sumDy, sumDyXhat []float64
+	dx               *tensor.Dense
+}
+
+// computeAccel runs bnAccel32's backward pass for f's last forward pass: the sums, and dx kept for the dx op.
+func (s *bnGradSums) computeAccel(x, gamma, dy *tensor.Dense, f *batchNormOp, n, c, hw int) error {
+	dx := newLike(x.Dtype(), x.Shape()...)
+	dg, db := make([]float32, c), make([]float32, c)
+	if err := bnAccel32.backward(n, c, hw, float32(f.stats.Eps), x.Float32s(), f.mean32, f.var32, gamma.Float32s(),
+		dy.Float32s(), dx.Float32s(), dg, db); err != nil {
+		return err
+	}
+	if len(s.sumDy) != c {
+		s.sumDy, s.sumDyXhat = make([]float64, c), make([]float64, c)
+	}
+	for k := range dg {
+		s.sumDyXhat[k], s.sumDy[k] = float64(dg[k]), float64(db[k])
+	}
+	s.dx, s.pass = dx, f.pass
+	return nil
 }
 
 func (op *batchNormGradOp) Arity() int { return 3 }
@@ -249,6 +300,20 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%s: backward pass without a matching forward pass", op.name)
 	}
 	f, sums := op.fwd, op.sums
+	if f.usedBatch && f.usedAccel {
+		// The accelerator computes dx, dγ and dβ in one call; whichever op runs first makes it, and dx is handed
+		// to the dx op once (computed again should that op run twice in one pass).
+		if sums.pass != f.pass || (op.wrt == 0 && sums.dx == nil) {
+			if err := sums.computeAccel(x, gamma, dy, f, n, c, hw); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.name, err)
+			}
+		}
+		if op.wrt == 0 {
+			dx := sums.dx
+			sums.dx = nil
+			return dx, nil
+		}
+	}
 	// dγ and dβ are the sums themselves; dx needs them only when the forward pass used batch statistics.
 	if (op.wrt != 0 || f.usedBatch) && sums.pass != f.pass {
 		sums.compute(x, dy, f, n, c, hw)

@@ -199,3 +199,60 @@ func BenchmarkBatchNorm(b *testing.B) {
 		}
 	})
 }
+
+// TestBatchNormAcceleratorAgrees checks, in a build with a float32 accelerator (-tags dnnl), that its training
+// forward pass (output and running statistics) and its three gradients agree with the Go loops within 1e-4
+// relative (max abs difference over max abs value), and that repeated runs are bit-identical.
+func TestBatchNormAcceleratorAgrees(t *testing.T) {
+	if bnAccel32 == nil {
+		t.Skip("no float32 accelerator in this build (use -tags dnnl)")
+	}
+	accel := bnAccel32
+	defer func() { bnAccel32 = accel }()
+	for i, shape := range [][]int{{32, 16, 16, 16}, {64, 32, 8, 8}, {128, 24, 3, 5}, {16, 8}} {
+		t.Run(fmt.Sprint(shape), func(t *testing.T) {
+			c := shape[1]
+			x, dy := benchTensor(int64(10+i), shape...), benchTensor(int64(20+i), shape...)
+			for j, v := range x.Float32s() {
+				x.Float32s()[j] = v*1.5 + 0.7
+			}
+			gamma, beta := benchTensor(int64(30+i), c), benchTensor(int64(40+i), c)
+			run := func(a bnAccelerator) [6][]float64 {
+				bnAccel32 = a
+				stats := NewBNStats(c)
+				op := &batchNormOp{opBase: newOpBase("batchnorm"), stats: stats, phase: NewPhase(true)}
+				sums := &bnGradSums{}
+				y, err := op.Do(x, gamma, beta)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := [6][]float64{toF64(y.(*tensor.Dense)), nil, nil, nil, stats.Mean, stats.Var}
+				for _, wrt := range []int{1, 0, 2} { // dγ first: the dx op must still get its dx
+					g := &batchNormGradOp{opBase: newOpBase("batchnorm_grad"), fwd: op, wrt: wrt, sums: sums}
+					v, err := g.Do(x, gamma, dy)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out[1+wrt] = toF64(v.(*tensor.Dense))
+				}
+				return out
+			}
+			want, got, again := run(nil), run(accel), run(accel)
+			for j, name := range []string{"y", "dx", "dγ", "dβ", "running mean", "running var"} {
+				var diff, scale float64
+				for k := range want[j] {
+					diff = math.Max(diff, math.Abs(got[j][k]-want[j][k]))
+					scale = math.Max(scale, math.Abs(want[j][k]))
+					if math.Float64bits(got[j][k]) != math.Float64bits(again[j][k]) {
+						t.Fatalf("%s[%d] differs between runs: %v, %v", name, k, got[j][k], again[j][k])
+					}
+				}
+				if e := diff / scale; e > 1e-4 || math.IsNaN(e) {
+					t.Errorf("%s: relative difference %.3g > 1e-4", name, e)
+				} else {
+					t.Logf("%s: relative difference %.3g", name, e)
+				}
+			}
+		})
+	}
+}

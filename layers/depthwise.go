@@ -15,7 +15,8 @@ import (
 // Gorgonia has no grouped convolution, and an im2col composite costs twice the time and memory, so this is a custom
 // op with direct loops and its own backward ops for x and w. Work is split over (n, c) planes (or channels, for the
 // filter gradient) so that every output element is computed by one goroutine in a fixed order: results are
-// bit-identical whatever the scheduling and the number of cores.
+// bit-identical whatever the scheduling and the number of cores. Built with -tags dnnl, float32 depthwise
+// convolutions run on oneDNN instead (conv_kernels_dnnl.go), deterministic run to run at a fixed thread count.
 func DepthwiseConv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	g, err := newDWGeom(x, w, stride, pad)
 	if err != nil {
@@ -98,6 +99,17 @@ func dwInputs(op string, in []G.Value, s0, s1 tensor.Shape) (*tensor.Dense, *ten
 	return ds[0], ds[1], nil
 }
 
+// dwAccelerator runs float32 depthwise convolutions outside Go. conv_kernels_dnnl.go installs oneDNN (a grouped
+// convolution with groups = channels) in -tags dnnl builds; in the default build dwAccel32 stays nil and every
+// depthwise convolution runs the Go kernels below, which stay the reference the accelerator is tested against.
+type dwAccelerator interface {
+	forward(g dwGeom, x, w, y []float32) error
+	gradInput(g dwGeom, w, dy, dx []float32) error
+	gradFilter(g dwGeom, x, dy, dw []float32) error
+}
+
+var dwAccel32 dwAccelerator
+
 // depthwiseOp is the forward op (x, w) → y.
 type depthwiseOp struct {
 	opBase
@@ -116,9 +128,13 @@ func (op *depthwiseOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	y := newLike(x.Dtype(), op.g.outShape()...)
-	switch x.Dtype() {
-	case tensor.Float64:
+	switch {
+	case x.Dtype() == tensor.Float64:
 		dwForward(op.g, x.Float64s(), w.Float64s(), y.Float64s())
+	case dwAccel32 != nil:
+		if err := dwAccel32.forward(op.g, x.Float32s(), w.Float32s(), y.Float32s()); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
 	default:
 		dwForward(op.g, x.Float32s(), w.Float32s(), y.Float32s())
 	}
@@ -159,9 +175,13 @@ func (op *depthwiseGradInputOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := newLike(w.Dtype(), op.g.inShape()...)
-	switch w.Dtype() {
-	case tensor.Float64:
+	switch {
+	case w.Dtype() == tensor.Float64:
 		dwGradInput(op.g, w.Float64s(), dy.Float64s(), dx.Float64s())
+	case dwAccel32 != nil:
+		if err := dwAccel32.gradInput(op.g, w.Float32s(), dy.Float32s(), dx.Float32s()); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
 	default:
 		dwGradInput(op.g, w.Float32s(), dy.Float32s(), dx.Float32s())
 	}
@@ -186,9 +206,13 @@ func (op *depthwiseGradFilterOp) Do(in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dw := newLike(x.Dtype(), op.g.filterShape()...)
-	switch x.Dtype() {
-	case tensor.Float64:
+	switch {
+	case x.Dtype() == tensor.Float64:
 		dwGradFilter(op.g, x.Float64s(), dy.Float64s(), dw.Float64s())
+	case dwAccel32 != nil:
+		if err := dwAccel32.gradFilter(op.g, x.Float32s(), dy.Float32s(), dw.Float32s()); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
 	default:
 		dwGradFilter(op.g, x.Float32s(), dy.Float32s(), dw.Float32s())
 	}

@@ -239,9 +239,12 @@ func dwRunAll(t *testing.T, procs int, geo dwGeom, x, w, dy *tensor.Dense) [3][]
 	return out
 }
 
-// TestDepthwiseDeterministic checks that outputs and gradients are bit-identical across runs and across worker
-// counts (1 worker, and more workers than cores so that the scheduling varies).
+// TestDepthwiseDeterministic checks that the Go kernels' outputs and gradients are bit-identical across runs and
+// across worker counts (1 worker, and more workers than cores so that the scheduling varies). The accelerator, if
+// any, is switched off: TestDepthwiseAcceleratorAgrees checks its run-to-run determinism.
 func TestDepthwiseDeterministic(t *testing.T) {
+	defer func(a dwAccelerator) { dwAccel32 = a }(dwAccel32)
+	dwAccel32 = nil
 	for _, stride := range []int{1, 2} {
 		t.Run(fmt.Sprintf("stride%d", stride), func(t *testing.T) {
 			tc := dwCase{8, 64, 16, 16, 3, stride, 1}
@@ -264,6 +267,55 @@ func TestDepthwiseDeterministic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDepthwiseAcceleratorAgrees checks, in a build with a float32 accelerator (-tags dnnl), that its forward and
+// both gradients agree with the Go kernels within 1e-4 relative (max abs difference over max abs value) on random
+// inputs, strides 1 and 2, with and without padding, and that repeated runs (at one thread count) are bit-identical:
+// backward weights reduces over the batch, and a nondeterministic reduction would break same-seed reproducibility.
+func TestDepthwiseAcceleratorAgrees(t *testing.T) {
+	if dwAccel32 == nil {
+		t.Skip("no float32 accelerator in this build (use -tags dnnl)")
+	}
+	cases := append([]dwCase{
+		{32, 32, 32, 32, 3, 1, 1},
+		{32, 64, 32, 32, 3, 2, 1},
+		{16, 128, 8, 8, 3, 1, 1},
+		{16, 128, 8, 8, 3, 2, 1},
+		{8, 48, 9, 11, 3, 2, 0},
+		{8, 20, 7, 7, 5, 1, 2},
+	}, dwCases...)
+	accel := dwAccel32
+	defer func() { dwAccel32 = accel }()
+	var worst [3]float64
+	for i, tc := range cases {
+		t.Run(tc.String(), func(t *testing.T) {
+			ho, wo := tc.out()
+			rng := rand.New(rand.NewSource(int64(300 + i)))
+			x := dwDense(tensor.Float32, dwRandom(rng, tc.n*tc.c*tc.h*tc.w), tc.n, tc.c, tc.h, tc.w)
+			w := dwDense(tensor.Float32, dwRandom(rng, tc.c*tc.k*tc.k), tc.c, 1, tc.k, tc.k)
+			dy := dwDense(tensor.Float32, dwRandom(rng, tc.n*tc.c*ho*wo), tc.n, tc.c, ho, wo)
+			geo := dwGeom{n: tc.n, c: tc.c, h: tc.h, w: tc.w, k: tc.k, stride: tc.stride, pad: tc.pad, ho: ho, wo: wo}
+			procs := runtime.GOMAXPROCS(0)
+			dwAccel32 = nil
+			want := dwRunAll(t, procs, geo, x, w, dy)
+			dwAccel32 = accel
+			got := dwRunAll(t, procs, geo, x, w, dy)
+			for j, name := range []string{"y", "dx", "dw"} {
+				e := convRelErr(f64s(got[j]), f64s(want[j]))
+				worst[j] = math.Max(worst[j], e)
+				if e > 1e-4 || math.IsNaN(e) {
+					t.Errorf("%s: max abs diff / max abs value = %.3g > 1e-4", name, e)
+				}
+			}
+			for rep := 0; rep < 3; rep++ {
+				if again := dwRunAll(t, procs, geo, x, w, dy); !convSameBits(got, again) {
+					t.Fatalf("repeat %d is not bit-identical to the first run", rep)
+				}
+			}
+		})
+	}
+	t.Logf("worst relative difference from the Go kernels: y %.2g, dx %.2g, dw %.2g", worst[0], worst[1], worst[2])
 }
 
 // TestDepthwiseShapeErrors checks that bad shapes are reported when the graph is built.
@@ -324,7 +376,25 @@ func TestDepthwiseShapeErrors(t *testing.T) {
 // BenchmarkDepthwise times the forward op and both backward ops on a MobileNet-sized float32 layer: N = 128,
 // C = 128, 16×16, k = 3, stride 1, pad 1.
 func BenchmarkDepthwise(b *testing.B) {
-	tc := dwCase{128, 128, 16, 16, 3, 1, 1}
+	accel := dwAccel32
+	defer func() { dwAccel32 = accel }()
+	for _, tc := range []dwCase{{128, 128, 16, 16, 3, 1, 1}, {128, 64, 32, 32, 3, 1, 1}, {128, 128, 32, 32, 3, 2, 1}} {
+		for _, kernels := range []string{"go", "accel"} {
+			if kernels == "accel" && accel == nil {
+				continue
+			}
+			b.Run(tc.String()+"/"+kernels, func(b *testing.B) {
+				dwAccel32 = nil
+				if kernels == "accel" {
+					dwAccel32 = accel
+				}
+				benchDepthwise(b, tc)
+			})
+		}
+	}
+}
+
+func benchDepthwise(b *testing.B, tc dwCase) {
 	ho, wo := tc.out()
 	rng := rand.New(rand.NewSource(1))
 	x := dwDense(tensor.Float32, dwRandom(rng, tc.n*tc.c*tc.h*tc.w), tc.n, tc.c, tc.h, tc.w)

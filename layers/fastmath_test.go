@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // ulpDiff32 returns how many float32 values lie between a and b (0 when equal, both NaN counts as equal).
@@ -137,6 +139,72 @@ func TestFastSlices(t *testing.T) {
 			if want := act.eval(x); want != out64[i] && !(want != want && out64[i] != out64[i]) {
 				t.Fatalf("float64 %s(%g) = %g, want %g", name, x, out64[i], want)
 			}
+		}
+	}
+}
+
+// TestEltAcceleratorAgrees checks, in a build with a float32 elementwise accelerator (-tags dnnl), that the
+// activation op's tanh and sigmoid on tensors large enough to use it agree with the Go kernels within 1e-6
+// relative per element (the backward ops within 1e-6 of the largest gradient), and that repeated runs are
+// bit-identical.
+func TestEltAcceleratorAgrees(t *testing.T) {
+	if eltAccel32 == nil {
+		t.Skip("no float32 accelerator in this build (use -tags dnnl)")
+	}
+	accel := eltAccel32
+	defer func() { eltAccel32 = accel }()
+	x := benchTensor(3, 8, 16, 32, 32)
+	xs := x.Float32s()
+	xs[0], xs[1], xs[2], xs[3] = 0, 40, -40, 1e-7
+	for _, name := range []string{"tanh", "sigmoid"} {
+		op := &activationOp{opBase: newOpBase("act"), act: MustActivation(name)}
+		var outs [3][]float32
+		for i, a := range []eltAccelerator{nil, accel, accel} {
+			eltAccel32 = a
+			y, err := op.Do(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = y.(*tensor.Dense).Float32s()
+		}
+		var worst float64
+		for i := range xs {
+			want, got := float64(outs[0][i]), float64(outs[1][i])
+			if e := math.Abs(got-want) / math.Max(math.Abs(want), 1e-30); e > worst {
+				worst = e
+			}
+			if math.Float32bits(outs[1][i]) != math.Float32bits(outs[2][i]) {
+				t.Fatalf("%s: element %d differs between runs", name, i)
+			}
+		}
+		t.Logf("%s: worst relative difference from the Go kernel %.3g", name, worst)
+		if worst > 1e-6 {
+			t.Errorf("%s: worst relative difference %.3g > 1e-6", name, worst)
+		}
+		// Backward from the same (x, y, dy), compared as max abs difference over max abs value.
+		bwd := &activationGradOp{opBase: newOpBase("act_grad"), act: op.act}
+		y := tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(outs[0]))
+		dy := benchTensor(4, x.Shape()...)
+		var grads [3][]float32
+		for i, a := range []eltAccelerator{nil, accel, accel} {
+			eltAccel32 = a
+			dx, err := bwd.Do(x, y, dy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads[i] = dx.(*tensor.Dense).Float32s()
+		}
+		var diff, scale float64
+		for i := range grads[0] {
+			diff = math.Max(diff, math.Abs(float64(grads[1][i])-float64(grads[0][i])))
+			scale = math.Max(scale, math.Abs(float64(grads[0][i])))
+			if math.Float32bits(grads[1][i]) != math.Float32bits(grads[2][i]) {
+				t.Fatalf("%s backward: element %d differs between runs", name, i)
+			}
+		}
+		t.Logf("%s backward: relative difference from the Go kernel %.3g", name, diff/scale)
+		if diff/scale > 1e-6 {
+			t.Errorf("%s backward: relative difference %.3g > 1e-6", name, diff/scale)
 		}
 	}
 }

@@ -23,6 +23,8 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"vgg_mini", [3]int{1, 28, 28}, layers.Conventional},
 		{"vgg_mini", [3]int{1, 28, 28}, layers.Swapped},
 		{"vgg_mini", [3]int{3, 32, 32}, layers.Swapped},
+		{"resnet20", [3]int{3, 32, 32}, layers.Conventional},
+		{"mobilenet_v1", [3]int{3, 32, 32}, layers.Conventional},
 	} {
 		b.Run(fmt.Sprintf("%s/%dx%dx%d/tanh/%s", c.arch, c.shape[0], c.shape[1], c.shape[2], c.pl), func(b *testing.B) {
 			benchStep(b, c.arch, c.shape, c.pl, true)

@@ -123,19 +123,32 @@ static dnnl_status_t setup_step(bnz_step *s, dnnl_engine_t eng, const_dnnl_primi
 	return dnnl_success;
 }
 
-static dnnl_status_t conv_create(dnnl_engine_t eng, const int64_t g[8], int plain, bnz_conv *c,
+static dnnl_status_t conv_create(dnnl_engine_t eng, const int64_t g[9], int plain, bnz_conv *c,
 		dnnl_primitive_attr_t attr, dnnl_primitive_desc_t pd[3], const char **failed) {
-	const int64_t n = g[0], ch = g[1], h = g[2], w = g[3], o = g[4], k = g[5], s = g[6], p = g[7];
+	const int64_t n = g[0], ch = g[1], h = g[2], w = g[3], o = g[4], k = g[5], s = g[6], p = g[7], gr = g[8];
 	const int64_t ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
-	dnnl_dims_t src_dims = {n, ch, h, w}, wei_dims = {o, ch, k, k}, dst_dims = {n, o, ho, wo};
+	dnnl_dims_t src_dims = {n, ch, h, w}, dst_dims = {n, o, ho, wo};
 	dnnl_dims_t strides = {s, s}, pad_l = {p, p}, pad_r = {p, p};
+	// Grouped (gr > 1): weights (gr, o/gr, ch/gr, k, k) in goihw, the same bytes as the caller's (o, ch/gr, k, k).
+	dnnl_dims_t wei_dims = {o, ch, k, k};
+	int wei_nd = 4;
+	dnnl_format_tag_t wei_tag = dnnl_oihw;
+	if (gr > 1) {
+		wei_dims[0] = gr;
+		wei_dims[1] = o / gr;
+		wei_dims[2] = ch / gr;
+		wei_dims[3] = k;
+		wei_dims[4] = k;
+		wei_nd = 5;
+		wei_tag = dnnl_goihw;
+	}
 	dnnl_memory_desc_t src_user, wei_user, dst_user, src_md, wei_md, dst_md;
 	CHECK(dnnl_memory_desc_init_by_tag, (&src_user, 4, src_dims, dnnl_f32, dnnl_nchw));
-	CHECK(dnnl_memory_desc_init_by_tag, (&wei_user, 4, wei_dims, dnnl_f32, dnnl_oihw));
+	CHECK(dnnl_memory_desc_init_by_tag, (&wei_user, wei_nd, wei_dims, dnnl_f32, wei_tag));
 	CHECK(dnnl_memory_desc_init_by_tag, (&dst_user, 4, dst_dims, dnnl_f32, dnnl_nchw));
-	dnnl_format_tag_t act = plain ? dnnl_nchw : dnnl_format_tag_any, wt = plain ? dnnl_oihw : dnnl_format_tag_any;
+	dnnl_format_tag_t act = plain ? dnnl_nchw : dnnl_format_tag_any, wt = plain ? wei_tag : dnnl_format_tag_any;
 	CHECK(dnnl_memory_desc_init_by_tag, (&src_md, 4, src_dims, dnnl_f32, act));
-	CHECK(dnnl_memory_desc_init_by_tag, (&wei_md, 4, wei_dims, dnnl_f32, wt));
+	CHECK(dnnl_memory_desc_init_by_tag, (&wei_md, wei_nd, wei_dims, dnnl_f32, wt));
 	CHECK(dnnl_memory_desc_init_by_tag, (&dst_md, 4, dst_dims, dnnl_f32, act));
 
 	dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
@@ -169,7 +182,7 @@ static dnnl_status_t conv_create(dnnl_engine_t eng, const int64_t g[8], int plai
 	return dnnl_success;
 }
 
-dnnl_status_t bnz_conv_create(dnnl_engine_t eng, const int64_t g[8], int plain, bnz_conv **out, const char **failed) {
+dnnl_status_t bnz_conv_create(dnnl_engine_t eng, const int64_t g[9], int plain, bnz_conv **out, const char **failed) {
 	*out = NULL;
 	bnz_conv *c = calloc(1, sizeof *c);
 	if (c == NULL) {
@@ -294,4 +307,183 @@ dnnl_status_t bnz_exec(bnz_conv *c, int which, dnnl_stream_t stream, void *p0, v
 		}
 	}
 	return st;
+}
+
+static dnnl_status_t eltwise_create(dnnl_engine_t eng, dnnl_alg_kind_t alg, int backward, int64_t n,
+		bnz_eltwise *e, dnnl_primitive_desc_t pd[2], const char **failed) {
+	dnnl_dims_t dims = {n};
+	dnnl_memory_desc_t md;
+	CHECK(dnnl_memory_desc_init_by_tag, (&md, 1, dims, dnnl_f32, dnnl_a));
+	dnnl_eltwise_desc_t d;
+	CHECK(dnnl_eltwise_forward_desc_init, (&d, backward ? dnnl_forward_training : dnnl_forward_inference, alg, &md,
+			0.f, 0.f));
+	CHECK(dnnl_primitive_desc_create, (&pd[0], &d, NULL, eng, NULL));
+	if (backward) {
+		dnnl_eltwise_desc_t bd;
+		CHECK(dnnl_eltwise_backward_desc_init, (&bd, alg, &md, &md, 0.f, 0.f));
+		CHECK(dnnl_primitive_desc_create, (&pd[1], &bd, NULL, eng, pd[0]));
+		e->nargs = 3;
+		e->arg[0] = DNNL_ARG_DST;
+		e->arg[1] = DNNL_ARG_DIFF_DST;
+		e->arg[2] = DNNL_ARG_DIFF_SRC;
+	} else {
+		e->nargs = 2;
+		e->arg[0] = DNNL_ARG_SRC;
+		e->arg[1] = DNNL_ARG_DST;
+	}
+	for (int i = 0; i < e->nargs; i++) {
+		CHECK(dnnl_memory_create, (&e->mem[i], &md, eng, DNNL_MEMORY_NONE));
+	}
+	CHECK(dnnl_primitive_create, (&e->prim, pd[backward ? 1 : 0]));
+	return dnnl_success;
+}
+
+dnnl_status_t bnz_eltwise_create(dnnl_engine_t eng, dnnl_alg_kind_t alg, int backward, int64_t n,
+		bnz_eltwise **out, const char **failed) {
+	*out = NULL;
+	bnz_eltwise *e = calloc(1, sizeof *e);
+	if (e == NULL) {
+		*failed = "calloc";
+		return dnnl_out_of_memory;
+	}
+	dnnl_primitive_desc_t pd[2] = {NULL, NULL};
+	dnnl_status_t st = eltwise_create(eng, alg, backward, n, e, pd, failed);
+	for (int i = 0; i < 2; i++) {
+		if (pd[i] != NULL) {
+			dnnl_primitive_desc_destroy(pd[i]);
+		}
+	}
+	if (st != dnnl_success) {
+		bnz_eltwise_destroy(e);
+		return st;
+	}
+	*out = e;
+	return dnnl_success;
+}
+
+void bnz_eltwise_destroy(bnz_eltwise *e) {
+	if (e == NULL) {
+		return;
+	}
+	if (e->prim) dnnl_primitive_destroy(e->prim);
+	for (int i = 0; i < 3; i++) {
+		if (e->mem[i]) dnnl_memory_destroy(e->mem[i]);
+	}
+	free(e);
+}
+
+static dnnl_status_t eltwise_exec(bnz_eltwise *e, dnnl_stream_t stream, void *const ptr[3], const char **failed) {
+	dnnl_exec_arg_t args[3];
+	for (int i = 0; i < e->nargs; i++) {
+		CHECK(dnnl_memory_set_data_handle, (e->mem[i], ptr[i]));
+		args[i].arg = e->arg[i];
+		args[i].memory = e->mem[i];
+	}
+	CHECK(dnnl_primitive_execute, (e->prim, stream, e->nargs, args));
+	CHECK(dnnl_stream_wait, (stream));
+	return dnnl_success;
+}
+
+dnnl_status_t bnz_eltwise_exec(bnz_eltwise *e, dnnl_stream_t stream, void *p0, void *p1, void *p2,
+		const char **failed) {
+	void *const ptr[3] = {p0, p1, p2};
+	dnnl_status_t st = eltwise_exec(e, stream, ptr, failed);
+	for (int i = 0; i < e->nargs; i++) {
+		dnnl_memory_set_data_handle(e->mem[i], DNNL_MEMORY_NONE);
+	}
+	return st;
+}
+
+static dnnl_status_t bnorm_create(dnnl_engine_t eng, int64_t n, int64_t c, int64_t hw, float eps, bnz_bnorm *b,
+		dnnl_primitive_desc_t pd[2], const char **failed) {
+	dnnl_dims_t dims = {n, c, hw, 1}, cdims = {c};
+	CHECK(dnnl_memory_desc_init_by_tag, (&b->data_md, 4, dims, dnnl_f32, dnnl_nchw));
+	CHECK(dnnl_memory_desc_init_by_tag, (&b->chan_md, 1, cdims, dnnl_f32, dnnl_a));
+	const unsigned flags = dnnl_use_scale | dnnl_use_shift;
+	dnnl_batch_normalization_desc_t fd, bd;
+	CHECK(dnnl_batch_normalization_forward_desc_init, (&fd, dnnl_forward_training, &b->data_md, eps, flags));
+	CHECK(dnnl_primitive_desc_create, (&pd[0], &fd, NULL, eng, NULL));
+	CHECK(dnnl_batch_normalization_backward_desc_init, (&bd, dnnl_backward, &b->data_md, &b->data_md, eps, flags));
+	CHECK(dnnl_primitive_desc_create, (&pd[1], &bd, NULL, eng, pd[0]));
+	CHECK(dnnl_primitive_create, (&b->fwd, pd[0]));
+	CHECK(dnnl_primitive_create, (&b->bwd, pd[1]));
+	return dnnl_success;
+}
+
+dnnl_status_t bnz_bnorm_create(dnnl_engine_t eng, int64_t n, int64_t c, int64_t hw, float eps, bnz_bnorm **out,
+		const char **failed) {
+	*out = NULL;
+	bnz_bnorm *b = calloc(1, sizeof *b);
+	if (b == NULL) {
+		*failed = "calloc";
+		return dnnl_out_of_memory;
+	}
+	dnnl_primitive_desc_t pd[2] = {NULL, NULL};
+	dnnl_status_t st = bnorm_create(eng, n, c, hw, eps, b, pd, failed);
+	for (int i = 0; i < 2; i++) {
+		if (pd[i] != NULL) {
+			dnnl_primitive_desc_destroy(pd[i]);
+		}
+	}
+	if (st != dnnl_success) {
+		bnz_bnorm_destroy(b);
+		return st;
+	}
+	*out = b;
+	return dnnl_success;
+}
+
+void bnz_bnorm_destroy(bnz_bnorm *b) {
+	if (b == NULL) {
+		return;
+	}
+	if (b->fwd) dnnl_primitive_destroy(b->fwd);
+	if (b->bwd) dnnl_primitive_destroy(b->bwd);
+	free(b);
+}
+
+// run_wrapped executes p on the n caller buffers ptr[i] (argument arg[i], described by md[i]), wrapping each in a
+// memory object that lives for this call only.
+static dnnl_status_t run_wrapped(dnnl_primitive_t p, dnnl_engine_t eng, dnnl_stream_t stream, int n,
+		const int *arg, const dnnl_memory_desc_t *const *md, void *const *ptr, const char **failed) {
+	dnnl_exec_arg_t args[9];
+	dnnl_status_t st = dnnl_success;
+	int made = 0;
+	for (; made < n; made++) {
+		args[made].arg = arg[made];
+		if ((st = dnnl_memory_create(&args[made].memory, md[made], eng, ptr[made])) != dnnl_success) {
+			*failed = "dnnl_memory_create";
+			break;
+		}
+	}
+	if (st == dnnl_success && (st = dnnl_primitive_execute(p, stream, n, args)) != dnnl_success) {
+		*failed = "dnnl_primitive_execute (batch normalization)";
+	}
+	if (st == dnnl_success && (st = dnnl_stream_wait(stream)) != dnnl_success) {
+		*failed = "dnnl_stream_wait";
+	}
+	for (int i = 0; i < made; i++) {
+		dnnl_memory_destroy(args[i].memory);
+	}
+	return st;
+}
+
+dnnl_status_t bnz_bnorm_forward(bnz_bnorm *b, dnnl_engine_t eng, dnnl_stream_t stream, void *x, void *scale,
+		void *shift, void *y, void *mean, void *var, const char **failed) {
+	const int arg[6] = {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+	const dnnl_memory_desc_t *md[6] = {&b->data_md, &b->chan_md, &b->chan_md, &b->data_md, &b->chan_md, &b->chan_md};
+	void *const ptr[6] = {x, scale, shift, y, mean, var};
+	return run_wrapped(b->fwd, eng, stream, 6, arg, md, ptr, failed);
+}
+
+dnnl_status_t bnz_bnorm_backward(bnz_bnorm *b, dnnl_engine_t eng, dnnl_stream_t stream, void *x, void *mean,
+		void *var, void *scale, void *dy, void *dx, void *dscale, void *dshift, const char **failed) {
+	// oneDNN 2.6 wants DNNL_ARG_SHIFT bound in backward too (with dnnl_use_shift) although dx does not depend on
+	// the shift; scale's buffer stands in for it, read-only.
+	const int arg[9] = {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT,
+			DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT};
+	const dnnl_memory_desc_t *md[9] = {&b->data_md, &b->chan_md, &b->chan_md, &b->chan_md, &b->chan_md, &b->data_md,
+			&b->data_md, &b->chan_md, &b->chan_md};
+	void *const ptr[9] = {x, mean, var, scale, scale, dy, dx, dscale, dshift};
+	return run_wrapped(b->bwd, eng, stream, 9, arg, md, ptr, failed);
 }

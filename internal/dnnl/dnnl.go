@@ -22,10 +22,15 @@ import (
 )
 
 // ConvShape is the geometry of one convolution: input (N, C, H, W), O filters of K×K, square stride and zero
-// padding; output (N, O, Ho, Wo) with Ho = (H + 2·Pad − K)/Stride + 1.
+// padding; output (N, O, Ho, Wo) with Ho = (H + 2·Pad − K)/Stride + 1. Groups > 1 makes it a grouped convolution
+// (C and O multiples of Groups; filter (O, C/Groups, K, K)); Groups = C = O is a depthwise convolution. Groups 0
+// and 1 both mean an ordinary convolution.
 type ConvShape struct {
 	N, C, H, W, O, K, Stride, Pad int
+	Groups                        int
 }
+
+func (s ConvShape) groups() int { return max(1, s.Groups) }
 
 // Out returns the output's spatial size.
 func (s ConvShape) Out() (ho, wo int) {
@@ -34,7 +39,7 @@ func (s ConvShape) Out() (ho, wo int) {
 
 func (s ConvShape) check() error {
 	if s.N < 1 || s.C < 1 || s.H < 1 || s.W < 1 || s.O < 1 || s.K < 1 || s.Stride < 1 || s.Pad < 0 ||
-		s.H+2*s.Pad < s.K || s.W+2*s.Pad < s.K {
+		s.H+2*s.Pad < s.K || s.W+2*s.Pad < s.K || s.Groups < 0 || s.C%s.groups() != 0 || s.O%s.groups() != 0 {
 		return fmt.Errorf("dnnl: invalid convolution %+v", s)
 	}
 	return nil
@@ -43,7 +48,7 @@ func (s ConvShape) check() error {
 // sizes returns the element counts of the input, filter and output.
 func (s ConvShape) sizes() (x, w, y int) {
 	ho, wo := s.Out()
-	return s.N * s.C * s.H * s.W, s.O * s.C * s.K * s.K, s.N * s.O * ho * wo
+	return s.N * s.C * s.H * s.W, s.O * (s.C / s.groups()) * s.K * s.K, s.N * s.O * ho * wo
 }
 
 // Error is a failed oneDNN call.
@@ -146,12 +151,13 @@ func setThreads() int {
 // conv returns the cached primitives for s at the current thread count, creating them if needed. It runs on the
 // oneDNN goroutine. (oneDNN's kernels fix their thread count when created, hence the thread count in the key.)
 func conv(s ConvShape) (*C.bnz_conv, error) {
+	s.Groups = s.groups()
 	key := convKey{s: s, threads: setThreads(), plain: PlainLayouts}
 	if c, ok := convs[key]; ok {
 		return c, nil
 	}
-	g := [8]C.int64_t{C.int64_t(s.N), C.int64_t(s.C), C.int64_t(s.H), C.int64_t(s.W), C.int64_t(s.O),
-		C.int64_t(s.K), C.int64_t(s.Stride), C.int64_t(s.Pad)}
+	g := [9]C.int64_t{C.int64_t(s.N), C.int64_t(s.C), C.int64_t(s.H), C.int64_t(s.W), C.int64_t(s.O),
+		C.int64_t(s.K), C.int64_t(s.Stride), C.int64_t(s.Pad), C.int64_t(s.Groups)}
 	plain := C.int(0)
 	if key.plain {
 		plain = 1
@@ -297,4 +303,172 @@ func Version() string {
 		name = fmt.Sprintf("%#x", int(isa))
 	}
 	return fmt.Sprintf("oneDNN %d.%d.%d (CPU runtime %s, ISA %s)", v.major, v.minor, v.patch, rt, name)
+}
+
+// Eltwise names an elementwise function oneDNN computes.
+type Eltwise int
+
+const (
+	EltTanh     Eltwise = iota // tanh(x)
+	EltLogistic                // 1/(1 + e^−x)
+)
+
+var (
+	eltAlgs    = [...]C.dnnl_alg_kind_t{EltTanh: C.dnnl_eltwise_tanh, EltLogistic: C.dnnl_eltwise_logistic}
+	eltBwdAlgs = [...]C.dnnl_alg_kind_t{EltTanh: C.dnnl_eltwise_tanh_use_dst_for_bwd,
+		EltLogistic: C.dnnl_eltwise_logistic_use_dst_for_bwd}
+)
+
+type eltKey struct {
+	f        Eltwise
+	backward bool
+	n        int
+	threads  int
+}
+
+var eltwises = map[eltKey]*C.bnz_eltwise{} // touched only by the oneDNN goroutine
+
+// eltwise runs f's forward (bufs x, y) or backward (bufs y, dy, dx) primitive, cached per length.
+func eltwise(f Eltwise, backward bool, bufs ...[]float32) error {
+	if f < 0 || int(f) >= len(eltAlgs) {
+		return fmt.Errorf("dnnl: unknown elementwise function %d", f)
+	}
+	n := len(bufs[0])
+	for _, b := range bufs[1:] {
+		if len(b) != n {
+			return fmt.Errorf("dnnl: elementwise function %d: buffers of %d and %d elements", f, n, len(b))
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	var ptr [3]unsafe.Pointer
+	for i, b := range bufs {
+		ptr[i] = unsafe.Pointer(&b[0])
+	}
+	return do(func() error {
+		key := eltKey{f: f, backward: backward, n: n, threads: setThreads()}
+		e, ok := eltwises[key]
+		if !ok {
+			alg, bw := eltAlgs[f], C.int(0)
+			if backward {
+				alg, bw = eltBwdAlgs[f], 1
+			}
+			var failed *C.char
+			if st := C.bnz_eltwise_create(engine, alg, bw, C.int64_t(n), &e, &failed); st != C.dnnl_success {
+				return fmt.Errorf("creating elementwise %d of %d elements: %w", f, n, statusErr(C.GoString(failed), st))
+			}
+			eltwises[key] = e
+		}
+		var failed *C.char
+		st := C.bnz_eltwise_exec(e, stream, ptr[0], ptr[1], ptr[2], &failed)
+		runtime.KeepAlive(bufs)
+		if st != C.dnnl_success {
+			return fmt.Errorf("elementwise %d of %d elements: %w", f, n, statusErr(C.GoString(failed), st))
+		}
+		return nil
+	})
+}
+
+// Apply writes y[i] = f(x[i]) (x and y of equal length; they may be the same slice). oneDNN's vectorised kernels
+// are accurate to a few float32 ulps, not correctly rounded; each element's result depends only on that element,
+// so it does not depend on the thread count or scheduling. Primitives are cached per length.
+func Apply(f Eltwise, x, y []float32) error { return eltwise(f, false, x, y) }
+
+// ApplyBackward writes dx[i] = f′·dy[i] with f′ computed from the forward output y[i] (1 − y² for tanh, y·(1 − y)
+// for the logistic function), in float32.
+func ApplyBackward(f Eltwise, y, dy, dx []float32) error { return eltwise(f, true, y, dy, dx) }
+
+type bnKey struct {
+	n, c, hw int
+	eps      float32
+	threads  int
+}
+
+var bnorms = map[bnKey]*C.bnz_bnorm{} // touched only by the oneDNN goroutine
+
+func bnorm(n, c, hw int, eps float32) (*C.bnz_bnorm, error) {
+	key := bnKey{n: n, c: c, hw: hw, eps: eps, threads: setThreads()}
+	if b, ok := bnorms[key]; ok {
+		return b, nil
+	}
+	var b *C.bnz_bnorm
+	var failed *C.char
+	if st := C.bnz_bnorm_create(engine, C.int64_t(n), C.int64_t(c), C.int64_t(hw), C.float(eps), &b, &failed); st != C.dnnl_success {
+		return nil, fmt.Errorf("creating batch normalization (%d, %d, %d): %w", n, c, hw, statusErr(C.GoString(failed), st))
+	}
+	bnorms[key] = b
+	return b, nil
+}
+
+func checkLens(what string, want int, bufs ...[]float32) error {
+	for i, b := range bufs {
+		if len(b) != want {
+			return fmt.Errorf("dnnl: %s: buffer %d has %d elements, want %d", what, i, len(b), want)
+		}
+	}
+	return nil
+}
+
+// BatchNormForward normalises x (N, C, HW) with its batch statistics: y = scale·(x − μ)/√(σ² + eps) + shift per
+// channel, and writes μ and the biased σ² to mean and variance.
+func BatchNormForward(n, c, hw int, eps float32, x, scale, shift, y, mean, variance []float32) error {
+	if n < 1 || c < 1 || hw < 1 {
+		return fmt.Errorf("dnnl: invalid batch normalization (%d, %d, %d)", n, c, hw)
+	}
+	if err := checkLens("batch normalization forward", n*c*hw, x, y); err != nil {
+		return err
+	}
+	if err := checkLens("batch normalization forward", c, scale, shift, mean, variance); err != nil {
+		return err
+	}
+	return do(func() error {
+		b, err := bnorm(n, c, hw, eps)
+		if err != nil {
+			return err
+		}
+		var failed *C.char
+		st := C.bnz_bnorm_forward(b, engine, stream, unsafe.Pointer(&x[0]), unsafe.Pointer(&scale[0]),
+			unsafe.Pointer(&shift[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&mean[0]), unsafe.Pointer(&variance[0]), &failed)
+		runtime.KeepAlive(x)
+		runtime.KeepAlive(scale)
+		runtime.KeepAlive(shift)
+		runtime.KeepAlive(y)
+		runtime.KeepAlive(mean)
+		runtime.KeepAlive(variance)
+		return statusErr(C.GoString(failed), st)
+	})
+}
+
+// BatchNormBackward computes, for a forward pass with batch statistics mean and variance, dx and the gradients of
+// scale and shift (dscale = Σdy·x̂, dshift = Σdy per channel) from x, scale and dy.
+func BatchNormBackward(n, c, hw int, eps float32, x, mean, variance, scale, dy, dx, dscale, dshift []float32) error {
+	if n < 1 || c < 1 || hw < 1 {
+		return fmt.Errorf("dnnl: invalid batch normalization (%d, %d, %d)", n, c, hw)
+	}
+	if err := checkLens("batch normalization backward", n*c*hw, x, dy, dx); err != nil {
+		return err
+	}
+	if err := checkLens("batch normalization backward", c, mean, variance, scale, dscale, dshift); err != nil {
+		return err
+	}
+	return do(func() error {
+		b, err := bnorm(n, c, hw, eps)
+		if err != nil {
+			return err
+		}
+		var failed *C.char
+		st := C.bnz_bnorm_backward(b, engine, stream, unsafe.Pointer(&x[0]), unsafe.Pointer(&mean[0]),
+			unsafe.Pointer(&variance[0]), unsafe.Pointer(&scale[0]), unsafe.Pointer(&dy[0]), unsafe.Pointer(&dx[0]),
+			unsafe.Pointer(&dscale[0]), unsafe.Pointer(&dshift[0]), &failed)
+		runtime.KeepAlive(x)
+		runtime.KeepAlive(mean)
+		runtime.KeepAlive(variance)
+		runtime.KeepAlive(scale)
+		runtime.KeepAlive(dy)
+		runtime.KeepAlive(dx)
+		runtime.KeepAlive(dscale)
+		runtime.KeepAlive(dshift)
+		return statusErr(C.GoString(failed), st)
+	})
 }
