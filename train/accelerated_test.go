@@ -1,0 +1,116 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/zoo"
+	"gorgonia.org/tensor"
+)
+
+// TestAcceleratedMatchesReference checks, in a build with accelerators (-tags dnnl), that a whole training pass of
+// each benchmarked model gives the same logits and parameter gradients as the pure-Go reference kernels: within
+// 1e-4 relative (max-norm of the difference over max-norm of the reference) in float32, except the gradients of
+// ReLU models (see below).
+func TestAcceleratedMatchesReference(t *testing.T) {
+	if !layers.Accelerated() {
+		t.Skip("no accelerators in this build (they come with -tags dnnl)")
+	}
+	if testing.Short() {
+		t.Skip("runs six models twice")
+	}
+	const n = 8
+	rng := rand.New(rand.NewSource(3))
+	b := datasets.Batch{N: n, X: make([]float32, n*3*32*32), Y: make([]int, n)}
+	for i := range b.X {
+		b.X[i] = float32(rng.NormFloat64())
+	}
+	for i := range b.Y {
+		b.Y[i] = rng.Intn(10)
+	}
+	for _, arch := range []string{"vgg11", "vgg16", "resnet20", "resnet18", "mobilenet_v1", "mobilenet_v2"} {
+		for _, c := range []struct {
+			act string
+			pl  layers.Placement
+		}{{"tanh", layers.Conventional}, {"tanh", layers.Swapped}, {"relu", layers.Conventional}} {
+			t.Run(fmt.Sprintf("%s/%s/%s", arch, c.act, c.pl), func(t *testing.T) {
+				m, err := zoo.New(zoo.Config{Arch: arch, Classes: 10, InputShape: [3]int{3, 32, 32},
+					Activation: layers.MustActivation(c.act), Placement: c.pl, Seed: 1}, tensor.Float32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				trn, err := NewTrainer(m, DefaultConfig())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer trn.Close()
+				p, err := trn.pass(n, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				values := func() [][]float32 {
+					if _, _, err := p.run(&b); err != nil {
+						t.Fatal(err)
+					}
+					out := [][]float32{append([]float32(nil), (*p.logits).(*tensor.Dense).Float32s()...)}
+					for _, g := range p.grads {
+						out = append(out, append([]float32(nil), g.(*tensor.Dense).Float32s()...))
+					}
+					return out
+				}
+				fast := values()
+				restore := layers.WithoutAccelerators()
+				ref := values()
+				restore()
+				norms := make([]float64, len(ref))
+				var largest float64
+				for i := range ref {
+					for _, r := range ref[i] {
+						norms[i] = max(norms[i], math.Abs(float64(r)))
+					}
+					if i > 0 {
+						largest = max(largest, norms[i])
+					}
+				}
+				// Gradients that are zero but for rounding (a BN bias whose output feeds only BN-normalised layers:
+				// shifting it changes nothing) are compared with 1% of the model's largest gradient instead of their own scale.
+				floor := 1e-2 * largest
+				if c.act == "relu" {
+					// A ReLU input within rounding of 0 can switch sides between the two paths, and each switch moves
+					// a gradient sum by one of its O(√N)-cancelling terms (up to ~10% of a tensor here), so ReLU
+					// gradients are compared as one vector: cosine similarity. Forward values are continuous at the
+					// kink and keep the tight bound below.
+					var dot, nf, nr float64
+					for i := 1; i < len(ref); i++ {
+						for j, r := range ref[i] {
+							f := float64(fast[i][j])
+							dot, nf, nr = dot+f*float64(r), nf+f*f, nr+float64(r)*float64(r)
+						}
+					}
+					if cos := dot / math.Sqrt(nf*nr); !(cos > 0.999) {
+						t.Errorf("gradients: cosine similarity %.6f < 0.999", cos)
+					}
+					ref, fast = ref[:1], fast[:1]
+				}
+				for i := range ref {
+					name := "logits"
+					tol := 1e-4
+					if i > 0 {
+						name = "gradient of " + p.params[i-1].Name
+					}
+					var diff float64
+					for j, r := range ref[i] {
+						diff = max(diff, math.Abs(float64(fast[i][j])-float64(r)))
+					}
+					if rel := diff / max(norms[i], floor); rel > tol {
+						t.Errorf("%s: relative difference %.3g > %g (reference max-norm %.3g)", name, rel, tol, norms[i])
+					}
+				}
+			})
+		}
+	}
+}
