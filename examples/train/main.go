@@ -81,6 +81,7 @@ type options struct {
 	optimizer, schedule, milestones, runDir, resume string
 	width, lr, momentum, weightDecay, gamma, warmup float64
 	epochs, batch, keep, every, trainSub, testSub   int
+	trainPerClass, testPerClass                     int
 	seed                                            int64
 	augment                                         string
 	nesterov, noDecayBNBias, quiet                  bool
@@ -118,6 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.every, "checkpoint-every", 0, "steps between checkpoints (0 = at the end of each epoch only)")
 	fs.IntVar(&o.trainSub, "train-subset", 0, "use only the first N training samples (0 = all)")
 	fs.IntVar(&o.testSub, "test-subset", 0, "use only the first N test samples (0 = all)")
+	fs.IntVar(&o.trainPerClass, "train-per-class", 0, "use only the first N training samples of each class (0 = all; balanced, for class-sorted sets such as image folders)")
+	fs.IntVar(&o.testPerClass, "test-per-class", 0, "use only the first N test samples of each class (0 = all)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars (they are off anyway when stderr is not a terminal)")
 	usage := func() {
 		fmt.Fprintf(stderr, `train trains a zoo model on a dataset into a run directory (run.json, log.csv, log.jsonl, best.json,
@@ -201,6 +204,14 @@ func (o options) checkFlags() error {
 		return usageError("train-subset", "must not be negative, got %d", o.trainSub)
 	case o.testSub < 0:
 		return usageError("test-subset", "must not be negative, got %d", o.testSub)
+	case o.trainPerClass < 0:
+		return usageError("train-per-class", "must not be negative, got %d", o.trainPerClass)
+	case o.testPerClass < 0:
+		return usageError("test-per-class", "must not be negative, got %d", o.testPerClass)
+	case o.trainPerClass > 0 && o.trainSub > 0:
+		return usageError("train-per-class", "cannot be combined with -train-subset")
+	case o.testPerClass > 0 && o.testSub > 0:
+		return usageError("test-per-class", "cannot be combined with -test-subset")
 	case o.width < 0:
 		return usageError("width", "must not be negative, got %v", o.width)
 	}
@@ -261,7 +272,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 	} else if err := o.checkFlags(); err != nil {
 		return err
 	}
-	spec := train.DataSpec{Name: o.dataset, Dir: o.dataDir, TrainSubset: o.trainSub, TestSubset: o.testSub}
+	spec := train.DataSpec{Name: o.dataset, Dir: o.dataDir, TrainSubset: o.trainSub, TestSubset: o.testSub,
+		TrainPerClass: o.trainPerClass, TestPerClass: o.testPerClass}
 	if r != nil {
 		spec = r.Config.Data
 	}

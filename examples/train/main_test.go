@@ -53,6 +53,8 @@ func TestFlagErrors(t *testing.T) {
 		{"-keep", []string{"-keep", "-1"}},
 		{"-checkpoint-every", []string{"-checkpoint-every", "-5"}},
 		{"-train-subset", []string{"-train-subset", "-1"}},
+		{"-train-per-class", []string{"-train-per-class", "-1"}},
+		{"-test-per-class", []string{"-test-per-class", "5", "-test-subset", "10"}},
 		{"-resume", []string{"-resume", "/nonexistent/run"}},
 		{"-epochs", []string{"-resume", resumable, "-epochs", "5"}},
 		{"unexpected argument", []string{"extra"}},
@@ -131,5 +133,23 @@ func TestInterruptAndResume(t *testing.T) {
 	if err := run(context.Background(), []string{"-resume", dir}, &stdout, &stderr, nil, nil); err != nil ||
 		!strings.Contains(stdout.String(), "is complete") {
 		t.Fatalf("resuming a finished run: %v\n%s", err, stdout.String())
+	}
+}
+
+// TestPerClassSubsets trains on the first samples of each class and checks the split sizes and run.json.
+func TestPerClassSubsets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-train-per-class", "10", "-test-per-class", "5", "-batch-size", "50",
+		"-epochs", "1", "-quiet", "-run-dir", dir}, &stdout, &stderr, nil, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "(100 train / 50 test images)") {
+		t.Fatalf("want 10 + 5 images of each of 10 classes:\n%s", stdout.String())
+	}
+	rc, err := train.ReadRunConfig(dir)
+	if err != nil || rc.Data.TrainPerClass != 10 || rc.Data.TestPerClass != 5 {
+		t.Fatalf("run.json data %+v, %v", rc.Data, err)
 	}
 }
