@@ -23,10 +23,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/internal/study"
 	"github.com/bnzoo/bnzoo/train"
 )
@@ -42,32 +42,12 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// errUsage marks errors in the flags (exit status 2).
-var errUsage = errors.New("bad flag")
-
-type flagError struct{ msg string }
-
-func (e *flagError) Error() string        { return e.msg }
-func (e *flagError) Is(target error) bool { return target == errUsage }
-
-func usageError(flagName, format string, args ...any) error {
-	return &flagError{msg: "-" + flagName + ": " + fmt.Sprintf(format, args...)}
-}
-
-func exitCode(err error) int {
-	var sig *train.SignalError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	case errors.As(err, &sig):
-		if s, ok := sig.Signal.(syscall.Signal); ok {
-			return 128 + int(s)
-		}
-	}
-	return 1
-}
+// errUsage, usageError and exitCode: see internal/cli.
+var (
+	errUsage   = cli.ErrUsage
+	usageError = cli.UsageError
+	exitCode   = cli.ExitCode
+)
 
 const usageText = `study runs a grid of training runs and aggregates it.
 
@@ -112,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	case "help":
 		return runPreset(ctx, "run", []string{"-h"}, stdout, stderr, log)
 	}
-	return &flagError{msg: fmt.Sprintf("unknown subcommand %q (run, list, collect, export, run-index; see -h)", cmd)}
+	return cli.FlagError(fmt.Sprintf("unknown subcommand %q (run, list, collect, export, run-index; see -h)", cmd))
 }
 
 // parse parses args into fs, turning errors into one flag error and -h into the usage.
@@ -126,10 +106,10 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer, header string) err
 			fs.PrintDefaults()
 			return err
 		}
-		return &flagError{msg: err.Error() + " (see -h)"}
+		return cli.FlagError(err.Error() + " (see -h)")
 	}
 	if fs.NArg() > 0 {
-		return &flagError{msg: fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+		return cli.FlagError(fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0)))
 	}
 	return nil
 }

@@ -21,10 +21,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
@@ -45,35 +45,12 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// errUsage marks errors in the flags (exit status 2): errors.Is(err, errUsage).
-var errUsage = errors.New("bad flag")
-
-// flagError is a bad flag; its message names the flag.
-type flagError struct{ msg string }
-
-func (e *flagError) Error() string        { return e.msg }
-func (e *flagError) Is(target error) bool { return target == errUsage }
-
-// exitCode is the process's exit status for run's error.
-func exitCode(err error) int {
-	var sig *train.SignalError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	case errors.As(err, &sig):
-		if s, ok := sig.Signal.(syscall.Signal); ok {
-			return 128 + int(s)
-		}
-	}
-	return 1
-}
-
-// usageError is a bad flag: its message names the flag.
-func usageError(flagName string, format string, args ...any) error {
-	return &flagError{msg: "-" + flagName + ": " + fmt.Sprintf(format, args...)}
-}
+// errUsage, usageError and exitCode: see internal/cli.
+var (
+	errUsage   = cli.ErrUsage
+	usageError = cli.UsageError
+	exitCode   = cli.ExitCode
+)
 
 // options are the parsed flags.
 type options struct {
@@ -139,10 +116,10 @@ Flags:
 			usage()
 			return o, err
 		}
-		return o, &flagError{msg: err.Error() + " (see -h)"}
+		return o, cli.FlagError(err.Error() + " (see -h)")
 	}
 	if fs.NArg() > 0 {
-		return o, &flagError{msg: fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0))}
+		return o, cli.FlagError(fmt.Sprintf("unexpected argument %q (see -h)", fs.Arg(0)))
 	}
 	var extra []string // flags given besides -resume and -quiet, in the flag package's (sorted) order
 	fs.Visit(func(f *flag.Flag) {
@@ -192,7 +169,7 @@ func (o options) trainConfig() (train.Config, error) {
 		if errors.As(err, &ce) {
 			return c, usageError(strings.ReplaceAll(ce.Field, "_", "-"), "%s", ce.Reason)
 		}
-		return c, &flagError{msg: err.Error()}
+		return c, cli.FlagError(err.Error())
 	}
 	return c, nil
 }

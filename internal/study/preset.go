@@ -2,7 +2,6 @@ package study
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/bnzoo/bnzoo/analysis"
@@ -121,18 +120,4 @@ func Preset(experiment, budget string, data train.DataSpec) (*Grid, error) {
 		Placements: append([]string(nil), e.Placements...), Seeds: append([]int64(nil), b.Seeds...),
 		Data: data, Train: b.Recipe(), Augment: "auto", Analysis: analysis.DefaultOptions()}
 	return g, nil
-}
-
-// sortedUnique returns the distinct values of xs in increasing order.
-func sortedUnique(xs []string) []string {
-	m := map[string]bool{}
-	for _, x := range xs {
-		m[x] = true
-	}
-	out := make([]string, 0, len(m))
-	for x := range m {
-		out = append(out, x)
-	}
-	sort.Strings(out)
-	return out
 }
