@@ -99,6 +99,8 @@ func activationForward[T float](a Activation, x, y []T) {
 	_, f32 := any(zero).(float32)
 	y = y[:len(x)]
 	switch {
+	case a.Kind == ReLU && f32:
+		reluSlice32(any(x).([]float32), any(y).([]float32))
 	case a.Kind == ReLU:
 		for i, v := range x {
 			if v > 0 {
@@ -190,6 +192,10 @@ func activationBackward[T float](a Activation, x, y, dy, dx []T) {
 			dx[i] = T(z*(1-z)) * dy[i]
 		}
 	case ReLU:
+		if x32, ok := any(x).([]float32); ok {
+			reluGradSlice32(x32, any(dy).([]float32), any(dx).([]float32))
+			return
+		}
 		for i, v := range x {
 			d := T(0)
 			if v > 0 {

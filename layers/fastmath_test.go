@@ -208,3 +208,33 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestReluKernelsMatchBranchyLoops checks the branch-free float32 ReLU kernels against the plain comparisons on
+// random values and on ±0, ±Inf, the smallest subnormals and the largest finite values.
+func TestReluKernelsMatchBranchyLoops(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32}
+	for range 10000 {
+		x = append(x, float32(rng.NormFloat64()*3))
+	}
+	dy := make([]float32, len(x))
+	for i := range dy {
+		dy[i] = float32(rng.NormFloat64()) + 0.5 // never exactly 0: a −0·0 product is not what is compared
+	}
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	reluSlice32(x, y)
+	reluGradSlice32(x, dy, dx)
+	for i, v := range x {
+		wantY, wantDx := float32(0), float32(0)
+		if v > 0 {
+			wantY, wantDx = v, dy[i]
+		}
+		if math.Float32bits(y[i]) != math.Float32bits(wantY) {
+			t.Fatalf("relu(%v) = %v, want %v", v, y[i], wantY)
+		}
+		if math.Float32bits(dx[i]) != math.Float32bits(wantDx) {
+			t.Fatalf("relu'(%v)·%v = %v, want %v", v, dy[i], dx[i], wantDx)
+		}
+	}
+}
