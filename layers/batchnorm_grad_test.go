@@ -188,6 +188,15 @@ func BenchmarkBatchNorm(b *testing.B) {
 			}
 		}
 	})
+	b.Run("forward_eval", func(b *testing.B) {
+		ev := &batchNormOp{opBase: newOpBase("batchnorm"), stats: op.stats, phase: NewPhase(false)}
+		b.SetBytes(int64(4 * x.Size()))
+		for range b.N {
+			if _, err := ev.Do(x, gamma, beta); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("backward", func(b *testing.B) {
 		for range b.N {
 			op.pass++ // a new forward pass: the sums are recomputed
