@@ -210,11 +210,12 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 }
 
 // TestReluKernelsMatchBranchyLoops checks the branch-free float32 ReLU kernels against the plain comparisons on
-// random values and on ±0, ±Inf, the smallest subnormals and the largest finite values.
+// random values and on ±0, ±Inf, the smallest subnormals, the largest finite values and NaNs of either sign.
 func TestReluKernelsMatchBranchyLoops(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
-		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32}
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32,
+		float32(math.NaN()), -float32(math.NaN()), math.Float32frombits(0x7F800001), math.Float32frombits(0xFFFFFFFF)}
 	for range 10000 {
 		x = append(x, float32(rng.NormFloat64()*3))
 	}
