@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -54,12 +55,15 @@ func (op *activationOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *activationOp) Do(in ...G.Value) (G.Value, error) {
+func (op *activationOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *activationOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
 	}
-	y := newLike(x.Dtype(), x.Shape()...)
+	y := outLike(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		xs, ys := x.Float64s(), y.Float64s()
@@ -144,12 +148,15 @@ func (op *activationGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op *activationGradOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	ts, err := denseInputs(op.name, in)
 	if err != nil {
 		return nil, err
 	}
-	dx := newLike(ts[0].Dtype(), ts[0].Shape()...)
+	dx := outLike(a, ts[0].Dtype(), ts[0].Shape()...)
 	switch dx.Dtype() {
 	case tensor.Float64:
 		x, y, dy, d := ts[0].Float64s(), ts[1].Float64s(), ts[2].Float64s(), dx.Float64s()

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -87,7 +88,10 @@ func (op *batchNormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
+func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *batchNormOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	ts, err := denseInputs(op.name, in)
 	if err != nil {
 		return nil, err
@@ -114,7 +118,7 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 		var y *tensor.Dense
 		switch {
 		case op.usedAccel:
-			y = newLike(x.Dtype(), x.Shape()...)
+			y = outLike(a, x.Dtype(), x.Shape()...)
 			if len(op.mean32) != c {
 				op.mean32, op.var32 = make([]float32, c), make([]float32, c)
 			}
@@ -153,7 +157,7 @@ func (op *batchNormOp) Do(in ...G.Value) (G.Value, error) {
 			op.invStd[k] = 1 / math.Sqrt(op.stats.Var[k]+op.stats.Eps)
 		}
 	}
-	y := newLike(x.Dtype(), x.Shape()...)
+	y := outLike(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {
@@ -254,8 +258,10 @@ type bnGradSums struct {
 }
 
 // computeAccel runs bnAccel32's backward pass for f's last forward pass: the sums, and dx kept for the dx op.
-func (s *bnGradSums) computeAccel(x, gamma, dy *tensor.Dense, f *batchNormOp, n, c, hw int) error {
-	dx := newLike(x.Dtype(), x.Shape()...)
+// dx comes from a when the dx op asks (a is then that op's allocator) and from the heap when a dγ or dβ op runs
+// first: an op may take only its own output from a machine's pool.
+func (s *bnGradSums) computeAccel(a machine.Allocator, x, gamma, dy *tensor.Dense, f *batchNormOp, n, c, hw int) error {
+	dx := outUninit(a, x.Dtype(), x.Shape()...)
 	dg, db := make([]float32, c), make([]float32, c)
 	if err := bnAccel32.backward(n, c, hw, float32(f.stats.Eps), x.Float32s(), f.mean32, f.var32, gamma.Float32s(),
 		dy.Float32s(), dx.Float32s(), dg, db); err != nil {
@@ -286,7 +292,10 @@ func (op *batchNormGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[1].(tensor.Shape).Clone(), nil
 }
 
-func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *batchNormGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	ts, err := denseInputs(op.name, in)
 	if err != nil {
 		return nil, err
@@ -304,7 +313,11 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 		// The accelerator computes dx, dγ and dβ in one call; whichever op runs first makes it, and dx is handed
 		// to the dx op once (computed again should that op run twice in one pass).
 		if sums.pass != f.pass || (op.wrt == 0 && sums.dx == nil) {
-			if err := sums.computeAccel(x, gamma, dy, f, n, c, hw); err != nil {
+			var dxAlloc machine.Allocator
+			if op.wrt == 0 {
+				dxAlloc = a
+			}
+			if err := sums.computeAccel(dxAlloc, x, gamma, dy, f, n, c, hw); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
 			}
 		}
@@ -319,7 +332,7 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 		sums.compute(x, dy, f, n, c, hw)
 	}
 	if op.wrt != 0 {
-		out := newLike(x.Dtype(), c)
+		out := outLike(a, x.Dtype(), c)
 		src := sums.sumDyXhat
 		if op.wrt == 2 {
 			src = sums.sumDy
@@ -335,7 +348,7 @@ func (op *batchNormGradOp) Do(in ...G.Value) (G.Value, error) {
 		}
 		return out, nil
 	}
-	out := newLike(x.Dtype(), x.Shape()...)
+	out := outLike(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -30,7 +31,10 @@ func (op *biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *biasOp) Do(in ...G.Value) (G.Value, error) {
+func (op *biasOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *biasOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -43,7 +47,7 @@ func (op *biasOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	y := newLike(x.Dtype(), x.Shape()...)
+	y := outLike(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		biasForward(x.Float64s(), b.Float64s(), y.Float64s(), n, c, hw)
@@ -94,7 +98,10 @@ func (op *channelSumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{s[1]}, nil
 }
 
-func (op *channelSumOp) Do(in ...G.Value) (G.Value, error) {
+func (op *channelSumOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *channelSumOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -103,7 +110,7 @@ func (op *channelSumOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newLike(x.Dtype(), c)
+	out := outLike(a, x.Dtype(), c)
 	switch x.Dtype() {
 	case tensor.Float64:
 		channelSum(x.Float64s(), out.Float64s(), n, c, hw)

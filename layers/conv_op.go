@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -131,12 +132,15 @@ func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.g.outShape(), nil
 }
 
-func (op *convOp) Do(in ...G.Value) (G.Value, error) {
+func (op *convOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *convOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, w, err := dwInputs(op.name, in, op.g.inShape(), op.g.filterShape())
 	if err != nil {
 		return nil, err
 	}
-	y := newLike(x.Dtype(), op.g.outShape()...)
+	y := outLike(a, x.Dtype(), op.g.outShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		convForward(op.g, x.Float64s(), w.Float64s(), y.Float64s())
@@ -181,12 +185,15 @@ func (op *convGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.g.inShape(), nil
 }
 
-func (op *convGradInputOp) Do(in ...G.Value) (G.Value, error) {
+func (op *convGradInputOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *convGradInputOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	w, dy, err := dwInputs(op.name, in, op.g.filterShape(), op.g.outShape())
 	if err != nil {
 		return nil, err
 	}
-	dx := newLike(w.Dtype(), op.g.inShape()...)
+	dx := outLike(a, w.Dtype(), op.g.inShape()...)
 	switch {
 	case w.Dtype() == tensor.Float64:
 		convGradInput(op.g, w.Float64s(), dy.Float64s(), dx.Float64s())
@@ -212,12 +219,15 @@ func (op *convGradFilterOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.g.filterShape(), nil
 }
 
-func (op *convGradFilterOp) Do(in ...G.Value) (G.Value, error) {
+func (op *convGradFilterOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *convGradFilterOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, dy, err := dwInputs(op.name, in, op.g.inShape(), op.g.outShape())
 	if err != nil {
 		return nil, err
 	}
-	dw := newLike(x.Dtype(), op.g.filterShape()...)
+	dw := outLike(a, x.Dtype(), op.g.filterShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		convGradFilter(op.g, x.Float64s(), dy.Float64s(), dw.Float64s())

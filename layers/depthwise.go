@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -122,12 +123,15 @@ func (op *depthwiseOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.g.outShape(), nil
 }
 
-func (op *depthwiseOp) Do(in ...G.Value) (G.Value, error) {
+func (op *depthwiseOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *depthwiseOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, w, err := dwInputs(op.name, in, op.g.inShape(), op.g.filterShape())
 	if err != nil {
 		return nil, err
 	}
-	y := newLike(x.Dtype(), op.g.outShape()...)
+	y := outLike(a, x.Dtype(), op.g.outShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		dwForward(op.g, x.Float64s(), w.Float64s(), y.Float64s())
@@ -169,12 +173,15 @@ func (op *depthwiseGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) 
 	return op.g.inShape(), nil
 }
 
-func (op *depthwiseGradInputOp) Do(in ...G.Value) (G.Value, error) {
+func (op *depthwiseGradInputOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *depthwiseGradInputOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	w, dy, err := dwInputs(op.name, in, op.g.filterShape(), op.g.outShape())
 	if err != nil {
 		return nil, err
 	}
-	dx := newLike(w.Dtype(), op.g.inShape()...)
+	dx := outLike(a, w.Dtype(), op.g.inShape()...)
 	switch {
 	case w.Dtype() == tensor.Float64:
 		dwGradInput(op.g, w.Float64s(), dy.Float64s(), dx.Float64s())
@@ -200,12 +207,15 @@ func (op *depthwiseGradFilterOp) InferShape(...G.DimSizer) (tensor.Shape, error)
 	return op.g.filterShape(), nil
 }
 
-func (op *depthwiseGradFilterOp) Do(in ...G.Value) (G.Value, error) {
+func (op *depthwiseGradFilterOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *depthwiseGradFilterOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, dy, err := dwInputs(op.name, in, op.g.inShape(), op.g.outShape())
 	if err != nil {
 		return nil, err
 	}
-	dw := newLike(x.Dtype(), op.g.filterShape()...)
+	dw := outLike(a, x.Dtype(), op.g.filterShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		dwGradFilter(op.g, x.Float64s(), dy.Float64s(), dw.Float64s())

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"math/rand"
 
 	"github.com/chewxy/hm"
@@ -38,7 +39,10 @@ func (op *dropoutOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) {
+func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *dropoutOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -59,7 +63,7 @@ func (op *dropoutOp) Do(in ...G.Value) (G.Value, error) {
 			op.mask[i] = scale
 		}
 	}
-	y := newLike(x.Dtype(), x.Shape()...)
+	y := outLike(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		applyMask(x.Float64s(), y.Float64s(), op.mask)
@@ -100,7 +104,10 @@ func (op *dropoutGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 
-func (op *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op *dropoutGradOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *dropoutGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	dy, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -111,7 +118,7 @@ func (op *dropoutGradOp) Do(in ...G.Value) (G.Value, error) {
 	if len(op.fwd.mask) != dy.Shape().TotalSize() {
 		return nil, fmt.Errorf("dropout backward: gradient of %d elements for a mask of %d", dy.Shape().TotalSize(), len(op.fwd.mask))
 	}
-	dx := newLike(dy.Dtype(), dy.Shape()...)
+	dx := outLike(a, dy.Dtype(), dy.Shape()...)
 	switch dy.Dtype() {
 	case tensor.Float64:
 		applyMask(dy.Float64s(), dx.Float64s(), op.fwd.mask)

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -65,7 +66,10 @@ func (op *maxPoolOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{s[0], s[1], oh, ow}, nil
 }
 
-func (op *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
+func (op *maxPoolOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *maxPoolOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -76,7 +80,7 @@ func (op *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	n, c, h, w := s[0], s[1], s[2], s[3]
 	oh, ow := op.outSize(h, w)
-	y := newLike(x.Dtype(), n, c, oh, ow)
+	y := outLike(a, x.Dtype(), n, c, oh, ow)
 	op.argmax = scratchInt32(op.argmax, n*c*oh*ow)
 	op.inShape = [4]int{n, c, h, w}
 	op.pass++
@@ -207,7 +211,10 @@ func (op *maxPoolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.inShape.Clone(), nil
 }
 
-func (op *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *maxPoolGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	dy, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
@@ -219,7 +226,7 @@ func (op *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	if f.pass == 0 || f.inShape != [4]int{n, c, h, w} || !dy.Shape().Eq(tensor.Shape{n, c, oh, ow}) {
 		return nil, fmt.Errorf("%s: backward pass without a matching forward pass", op.name)
 	}
-	dx := newLike(dy.Dtype(), n, c, h, w)
+	dx := outLike(a, dy.Dtype(), n, c, h, w)
 	switch dy.Dtype() {
 	case tensor.Float64:
 		maxPoolBackward(dy.Float64s(), dx.Float64s(), f.argmax, n*c, h*w, oh*ow)

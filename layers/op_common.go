@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	G "gorgonia.org/gorgonia"
 	"hash"
 	"hash/fnv"
@@ -82,3 +83,20 @@ func channelGeometry(s tensor.Shape) (n, c, hw int, err error) {
 
 // float is the set of element types bnzoo's kernels run on.
 type float interface{ ~float32 | ~float64 }
+
+// outLike returns a zeroed output tensor from a, or from the heap when a is nil (an op run by Gorgonia's machine
+// or called directly).
+func outLike(a machine.Allocator, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	if a == nil {
+		return newLike(dt, shape...)
+	}
+	return a.Tensor(dt, true, shape...)
+}
+
+// outUninit is outLike for kernels that write every element of their output: a pooled buffer is not cleared.
+func outUninit(a machine.Allocator, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	if a == nil {
+		return newLike(dt, shape...)
+	}
+	return a.Tensor(dt, false, shape...)
+}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -38,14 +39,17 @@ func (op *subsamplePadOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-func (op *subsamplePadOp) Do(in ...G.Value) (G.Value, error) {
+func (op *subsamplePadOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *subsamplePadOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	x, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
 	}
 	s := x.Shape()
 	os, _ := op.InferShape(s)
-	y := newLike(x.Dtype(), os...)
+	y := outLike(a, x.Dtype(), os...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		subsamplePad(x.Float64s(), y.Float64s(), s, os, op.stride, op.pad, false)
@@ -104,12 +108,15 @@ func (op *subsamplePadGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.inShape.Clone(), nil
 }
 
-func (op *subsamplePadGradOp) Do(in ...G.Value) (G.Value, error) {
+func (op *subsamplePadGradOp) Do(in ...G.Value) (G.Value, error) { return op.DoPooled(nil, in...) }
+
+// DoPooled is Do with the output taken from a (from the heap when a is nil).
+func (op *subsamplePadGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
 	dy, err := denseOf(op.name, in[0])
 	if err != nil {
 		return nil, err
 	}
-	dx := newLike(dy.Dtype(), op.inShape...)
+	dx := outLike(a, dy.Dtype(), op.inShape...)
 	switch dy.Dtype() {
 	case tensor.Float64:
 		subsamplePad(dx.Float64s(), dy.Float64s(), op.inShape, dy.Shape(), op.fwd.stride, op.fwd.pad, true)

@@ -75,7 +75,7 @@ func (t *Trainer) evalPass(n int, taps bool) (*pass, error) {
 	if p, ok := t.passes[k]; ok {
 		return p, nil
 	}
-	p, err := newPass(t.Model, n, false, true)
+	p, err := newPass(t.Model, n, false, true, t.pool)
 	if err != nil {
 		return nil, err
 	}

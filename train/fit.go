@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"log/slog"
 	"time"
 
@@ -34,6 +35,7 @@ type Trainer struct {
 	Config Config // as given, with the defaults that zero values stand for filled in
 	opt    Optimizer
 	passes map[passKey]*pass
+	pool   *machine.Pool // output buffers shared by the passes, which run one at a time
 	state  RunState
 	log    *slog.Logger
 	run    *Run // the run directory, nil when training in memory only
@@ -65,7 +67,8 @@ func NewTrainer(m *zoo.Model, cfg Config) (*Trainer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Trainer{Model: m, Config: cfg, opt: opt, passes: map[passKey]*pass{}, log: log}, nil
+	return &Trainer{Model: m, Config: cfg, opt: opt, passes: map[passKey]*pass{},
+		pool: machine.NewPool(), log: log}, nil
 }
 
 // Optimizer returns the trainer's optimizer (its state is what a checkpoint saves).
@@ -87,7 +90,7 @@ func (t *Trainer) pass(n int, training bool) (*pass, error) {
 	if p, ok := t.passes[k]; ok {
 		return p, nil
 	}
-	p, err := newPass(t.Model, n, training, false)
+	p, err := newPass(t.Model, n, training, false, t.pool)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/bnzoo/bnzoo/internal/machine"
 	"math"
 
 	"github.com/bnzoo/bnzoo/datasets"
@@ -28,8 +29,12 @@ type pass struct {
 	training bool
 }
 
-// newPass builds and compiles a pass of the model for batches of n samples.
-func newPass(m *zoo.Model, n int, training, taps bool) (*pass, error) {
+// useTapeMachine runs passes on Gorgonia's tape machine instead of bnzoo's (tests compare the two).
+var useTapeMachine = false
+
+// newPass builds and compiles a pass of the model for batches of n samples, to run on bnzoo's machine with its
+// output buffers from pool.
+func newPass(m *zoo.Model, n int, training, taps bool, pool *machine.Pool) (*pass, error) {
 	g, err := m.Build(n, training, taps)
 	if err != nil {
 		return nil, err
@@ -62,7 +67,13 @@ func newPass(m *zoo.Model, n int, training, taps bool) (*pass, error) {
 			G.Read(grads[i], &p.grads[i])
 		}
 	}
-	p.vm = G.NewTapeMachine(g.Graph)
+	if useTapeMachine {
+		p.vm = G.NewTapeMachine(g.Graph)
+		return p, nil
+	}
+	if p.vm, err = machine.New(g.Graph, pool); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
