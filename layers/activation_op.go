@@ -63,7 +63,7 @@ func (op *activationOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	y := outLike(a, x.Dtype(), x.Shape()...)
+	y := outUninit(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		xs, ys := x.Float64s(), y.Float64s()
@@ -156,7 +156,7 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 	if err != nil {
 		return nil, err
 	}
-	dx := outLike(a, ts[0].Dtype(), ts[0].Shape()...)
+	dx := outUninit(a, ts[0].Dtype(), ts[0].Shape()...)
 	switch dx.Dtype() {
 	case tensor.Float64:
 		x, y, dy, d := ts[0].Float64s(), ts[1].Float64s(), ts[2].Float64s(), dx.Float64s()

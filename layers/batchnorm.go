@@ -118,7 +118,7 @@ func (op *batchNormOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 		var y *tensor.Dense
 		switch {
 		case op.usedAccel:
-			y = outLike(a, x.Dtype(), x.Shape()...)
+			y = outUninit(a, x.Dtype(), x.Shape()...)
 			if len(op.mean32) != c {
 				op.mean32, op.var32 = make([]float32, c), make([]float32, c)
 			}
@@ -157,7 +157,7 @@ func (op *batchNormOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 			op.invStd[k] = 1 / math.Sqrt(op.stats.Var[k]+op.stats.Eps)
 		}
 	}
-	y := outLike(a, x.Dtype(), x.Shape()...)
+	y := outUninit(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {
@@ -348,7 +348,7 @@ func (op *batchNormGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value
 		}
 		return out, nil
 	}
-	out := outLike(a, x.Dtype(), x.Shape()...)
+	out := outUninit(a, x.Dtype(), x.Shape()...)
 	switch x.Dtype() {
 	case tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {

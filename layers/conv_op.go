@@ -140,7 +140,7 @@ func (op *convOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	y := outLike(a, x.Dtype(), op.g.outShape()...)
+	y := outMaybeUninit(a, convAccel32 != nil && x.Dtype() == tensor.Float32, x.Dtype(), op.g.outShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		convForward(op.g, x.Float64s(), w.Float64s(), y.Float64s())
@@ -193,7 +193,7 @@ func (op *convGradInputOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value
 	if err != nil {
 		return nil, err
 	}
-	dx := outLike(a, w.Dtype(), op.g.inShape()...)
+	dx := outMaybeUninit(a, convAccel32 != nil && w.Dtype() == tensor.Float32, w.Dtype(), op.g.inShape()...)
 	switch {
 	case w.Dtype() == tensor.Float64:
 		convGradInput(op.g, w.Float64s(), dy.Float64s(), dx.Float64s())
@@ -227,7 +227,7 @@ func (op *convGradFilterOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 	if err != nil {
 		return nil, err
 	}
-	dw := outLike(a, x.Dtype(), op.g.filterShape()...)
+	dw := outMaybeUninit(a, convAccel32 != nil && x.Dtype() == tensor.Float32, x.Dtype(), op.g.filterShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		convGradFilter(op.g, x.Float64s(), dy.Float64s(), dw.Float64s())

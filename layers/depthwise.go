@@ -131,7 +131,7 @@ func (op *depthwiseOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 	if err != nil {
 		return nil, err
 	}
-	y := outLike(a, x.Dtype(), op.g.outShape()...)
+	y := outMaybeUninit(a, dwAccel32 != nil && x.Dtype() == tensor.Float32, x.Dtype(), op.g.outShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		dwForward(op.g, x.Float64s(), w.Float64s(), y.Float64s())
@@ -181,7 +181,7 @@ func (op *depthwiseGradInputOp) DoPooled(a machine.Allocator, in ...G.Value) (G.
 	if err != nil {
 		return nil, err
 	}
-	dx := outLike(a, w.Dtype(), op.g.inShape()...)
+	dx := outMaybeUninit(a, dwAccel32 != nil && w.Dtype() == tensor.Float32, w.Dtype(), op.g.inShape()...)
 	switch {
 	case w.Dtype() == tensor.Float64:
 		dwGradInput(op.g, w.Float64s(), dy.Float64s(), dx.Float64s())
@@ -215,7 +215,7 @@ func (op *depthwiseGradFilterOp) DoPooled(a machine.Allocator, in ...G.Value) (G
 	if err != nil {
 		return nil, err
 	}
-	dw := outLike(a, x.Dtype(), op.g.filterShape()...)
+	dw := outMaybeUninit(a, dwAccel32 != nil && x.Dtype() == tensor.Float32, x.Dtype(), op.g.filterShape()...)
 	switch {
 	case x.Dtype() == tensor.Float64:
 		dwGradFilter(op.g, x.Float64s(), dy.Float64s(), dw.Float64s())

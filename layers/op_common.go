@@ -100,3 +100,12 @@ func outUninit(a machine.Allocator, dt tensor.Dtype, shape ...int) *tensor.Dense
 	}
 	return a.Tensor(dt, false, shape...)
 }
+
+// outMaybeUninit is outUninit when full is true (the kernel about to run writes every element) and outLike
+// otherwise.
+func outMaybeUninit(a machine.Allocator, full bool, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	if full {
+		return outUninit(a, dt, shape...)
+	}
+	return outLike(a, dt, shape...)
+}

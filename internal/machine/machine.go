@@ -45,9 +45,16 @@ type step struct {
 	kind stepKind
 	args []int    // indices of the children's steps
 	into *G.Value // for stepRead
-	uses int      // how many argument slots of later steps read this value
-	name string
+	// prealloc: a Gorgonia elementwise op on float tensors, given a pooled output buffer (UsePreallocDo writes
+	// every element) instead of allocating one and copying its first operand into it.
+	prealloc bool
+	uses     int // how many argument slots of later steps read this value
+	name     string
 }
+
+// preallocMin is the element count from which Gorgonia's elementwise ops get pooled outputs (smaller ones are
+// cheaper to allocate than to track).
+var preallocMin = 1024
 
 // Machine runs one graph. It implements gorgonia.VM.
 type Machine struct {
@@ -101,6 +108,9 @@ func New(g *G.ExprGraph, pool *Pool) (*Machine, error) {
 			return nil, fmt.Errorf("machine: node %q: Gorgonia's let statement is not supported", node.Name())
 		default:
 			st.kind = stepOp
+			name, dt := reflect.TypeOf(op).String(), node.Dtype()
+			st.prealloc = (name == "gorgonia.elemBinOp" || name == "gorgonia.elemUnaryOp") &&
+				(dt == tensor.Float32 || dt == tensor.Float64) && !node.IsScalar() && node.Shape().TotalSize() >= preallocMin
 		}
 		for _, j := range st.args {
 			m.steps[j].uses++
@@ -183,6 +193,11 @@ func (m *Machine) exec(i int) error {
 		case len(got) == 1:
 			fresh = got[0]
 		}
+	} else if op, ok := st.node.Op().(G.UsePreallocDoer); ok && st.prealloc {
+		got := m.pool.handedOut(func() {
+			out, err = op.UsePreallocDo(m.pool.Tensor(st.node.Dtype(), false, st.node.Shape()...), in...)
+		})
+		fresh = got[0]
 	} else {
 		out, err = st.node.Op().Do(in...)
 	}
