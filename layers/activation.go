@@ -170,34 +170,6 @@ func (a Activation) eval(x float64) float64 {
 	}
 }
 
-// deriv returns f'(x) given x and y = f(x) (whichever is cheaper to use).
-func (a Activation) deriv(x, y float64) float64 {
-	switch a.Kind {
-	case ReLU:
-		if x > 0 {
-			return 1
-		}
-		return 0
-	case Tanh, ShiftedTanh:
-		return 1 - y*y
-	case LeCunTanh:
-		t := y / lecunScale
-		return lecunScale * lecunSlope * (1 - t*t)
-	case Softsign:
-		d := 1 + math.Abs(x)
-		return 1 / (d * d)
-	case Sigmoid:
-		return y * (1 - y)
-	case HardTanh:
-		if x > -1 && x < 1 {
-			return 1
-		}
-		return 0
-	default:
-		return 1
-	}
-}
-
 func sigmoid(x float64) float64 {
 	if x >= 0 {
 		return 1 / (1 + math.Exp(-x))

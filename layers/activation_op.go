@@ -10,8 +10,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass uses x and y, so both stay
-// alive until the backward pass has run.
+// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass reads y (x for softsign, see
+// gradFromInput), so only that one of the two stays alive until the backward pass has run.
 func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	if a.Kind == Identity {
 		return x, nil
@@ -89,7 +89,11 @@ func (op *activationOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *activationOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	back := &activationGradOp{opBase: newOpBase("act_grad." + op.act.String()), act: op.act}
-	dx, err := G.ApplyOp(back, in[0], out, grad)
+	src := out
+	if op.act.gradFromInput() {
+		src = in[0]
+	}
+	dx, err := G.ApplyOp(back, src, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -139,10 +143,10 @@ type activationGradOp struct {
 	act Activation
 }
 
-func (op *activationGradOp) Arity() int { return 3 }
+func (op *activationGradOp) Arity() int { return 2 }
 func (op *activationGradOp) Type() hm.Type {
 	t := hm.TypeVariable('a')
-	return hm.NewFnType(t, t, t, t)
+	return hm.NewFnType(t, t, t)
 }
 func (op *activationGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
@@ -159,60 +163,76 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 	dx := outUninit(a, ts[0].Dtype(), ts[0].Shape()...)
 	switch dx.Dtype() {
 	case tensor.Float64:
-		x, y, dy, d := ts[0].Float64s(), ts[1].Float64s(), ts[2].Float64s(), dx.Float64s()
-		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
+		src, dy, d := ts[0].Float64s(), ts[1].Float64s(), dx.Float64s()
+		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
-		x, y, dy, d := ts[0].Float32s(), ts[1].Float32s(), ts[2].Float32s(), dx.Float32s()
+		src, dy, d := ts[0].Float32s(), ts[1].Float32s(), dx.Float32s()
 		if eltAccel32 != nil && len(d) >= eltAccelMin && (op.act.Kind == Tanh || op.act.Kind == Sigmoid) {
 			f := eltAccel32.tanhGrad
 			if op.act.Kind == Sigmoid {
 				f = eltAccel32.sigmoidGrad
 			}
-			if err := f(y, dy, d); err != nil {
+			if err := f(src, dy, d); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
 			}
 			return dx, nil
 		}
-		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, x[lo:hi], y[lo:hi], dy[lo:hi], d[lo:hi]) })
+		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	}
 	return dx, nil
 }
 
-// activationBackward writes dx = f'(x)·dy, with f'(x) computed as Activation.deriv does (in float64, rounded to T),
-// in a loop specialised per activation.
-func activationBackward[T float](a Activation, x, y, dy, dx []T) {
-	x, y, dy = x[:len(dx)], y[:len(dx)], dy[:len(dx)]
+// activationBackward writes dx = f'(x)·dy, with f'(x) computed from src — the output y, or for softsign the input
+// x — in float64 and rounded to T, as Activation.deriv does, in a loop specialised per activation. ReLU and hardtanh
+// read their derivative off y exactly (y > 0 ⟺ x > 0; −1 < y < 1 ⟺ −1 < x < 1).
+func activationBackward[T float](a Activation, src, dy, dx []T) {
+	src, dy = src[:len(dx)], dy[:len(dx)]
 	switch a.Kind {
 	case Tanh, ShiftedTanh:
-		for i, v := range y {
+		for i, v := range src {
 			z := float64(v)
 			dx[i] = T(1-z*z) * dy[i]
 		}
 	case LeCunTanh:
-		for i, v := range y {
+		for i, v := range src {
 			t := float64(v) / lecunScale
 			dx[i] = T(lecunScale*lecunSlope*(1-t*t)) * dy[i]
 		}
 	case Sigmoid:
-		for i, v := range y {
+		for i, v := range src {
 			z := float64(v)
 			dx[i] = T(z*(1-z)) * dy[i]
 		}
 	case ReLU:
-		if x32, ok := any(x).([]float32); ok {
-			reluGradSlice32(x32, any(dy).([]float32), any(dx).([]float32))
+		if y32, ok := any(src).([]float32); ok {
+			reluGradSlice32(y32, any(dy).([]float32), any(dx).([]float32))
 			return
 		}
-		for i, v := range x {
+		for i, v := range src {
 			d := T(0)
 			if v > 0 {
 				d = 1
 			}
 			dx[i] = d * dy[i]
 		}
-	default:
-		for i := range dx {
-			dx[i] = T(a.deriv(float64(x[i]), float64(y[i]))) * dy[i]
+	case HardTanh:
+		for i, v := range src {
+			d := T(0)
+			if v > -1 && v < 1 {
+				d = 1
+			}
+			dx[i] = d * dy[i]
 		}
+	case Softsign:
+		for i, v := range src {
+			d := 1 + math.Abs(float64(v))
+			dx[i] = T(1/(d*d)) * dy[i]
+		}
+	default: // identity (Apply adds no op for it)
+		copy(dx, dy)
 	}
 }
+
+// gradFromInput reports whether the activation's derivative is computed from its input rather than its output:
+// softsign's 1/(1+|x|)² written in y, (1−|y|)², would lose float32 precision where |y| is near 1.
+func (a Activation) gradFromInput() bool { return a.Kind == Softsign }

@@ -188,7 +188,7 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 		var grads [3][]float32
 		for i, a := range []eltAccelerator{nil, accel, accel} {
 			eltAccel32 = a
-			dx, err := bwd.Do(x, y, dy)
+			dx, err := bwd.Do(y, dy)
 			if err != nil {
 				t.Fatal(err)
 			}
