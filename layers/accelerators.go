@@ -1,7 +1,7 @@
 package layers
 
-// Accelerated reports whether this build runs float32 convolutions, depthwise convolutions, tanh/sigmoid and
-// training-mode BatchNorm on an accelerator (oneDNN in -tags dnnl builds) instead of the pure-Go kernels.
+// Accelerated reports whether this build runs float32 convolutions, depthwise convolutions, tanh/sigmoid/ReLU and
+// BatchNorm on accelerators (oneDNN and bnzoo's C loops in -tags dnnl builds) instead of the pure-Go kernels.
 func Accelerated() bool {
 	return convAccel32 != nil || dwAccel32 != nil || eltAccel32 != nil || bnAccel32 != nil
 }

@@ -24,21 +24,55 @@ func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// eltAccel32 computes float32 tanh and sigmoid outside Go on large tensors. conv_kernels_dnnl.go installs oneDNN's
-// vectorised kernels (within a few float32 ulps of the correctly rounded result, and elementwise, so deterministic)
-// in -tags dnnl builds; in the default build it stays nil and tanhSlice/sigmoidSlice run.
+// eltAccel32 computes float32 activations outside Go on large tensors. conv_kernels_dnnl.go installs bnzoo's
+// vectorised C loops in -tags dnnl builds, which repeat the Go kernels' arithmetic operation for operation and so
+// give their bits; in the default build it stays nil and the Go loops run.
 var eltAccel32 eltAccelerator
 
 type eltAccelerator interface {
-	tanh(x, y []float32) error
-	sigmoid(x, y []float32) error
-	// tanhGrad and sigmoidGrad write dx = f′·dy with f′ computed from the forward output y.
-	tanhGrad(y, dy, dx []float32) error
+	// tanh writes y = outScale·tanh(inScale·x − shift): tanh, shifted tanh and LeCun tanh (tanhSlice).
+	tanh(x, y []float32, inScale, shift, outScale float64) error
+	relu(x, y []float32) error
+	// tanhGrad writes dx = float32(prod·(1 − (y/scale)²))·dy, with scale = prod = 1 meaning float32(1 − y²)·dy.
+	tanhGrad(y, dy, dx []float32, scale, prod float64) error
 	sigmoidGrad(y, dy, dx []float32) error
+	// reluGrad writes dx = dy where y > 0 and +0 elsewhere.
+	reluGrad(y, dy, dx []float32) error
 }
 
 // eltAccelMin is the element count from which eltAccel32 is used: below it a call's fixed cost dominates.
 const eltAccelMin = 1 << 15
+
+// accelForward runs y = f(x) on eltAccel32 and reports whether it could: tanh, shifted and LeCun tanh, ReLU. (The
+// logistic function's C port did not vectorise and ran slower than the Go loop, which therefore stays.)
+func accelForward(a Activation, x, y []float32) (bool, error) {
+	switch a.Kind {
+	case Tanh:
+		return true, eltAccel32.tanh(x, y, 1, 0, 1)
+	case ShiftedTanh:
+		return true, eltAccel32.tanh(x, y, 1, a.Shift, 1)
+	case LeCunTanh:
+		return true, eltAccel32.tanh(x, y, lecunSlope, 0, lecunScale)
+	case ReLU:
+		return true, eltAccel32.relu(x, y)
+	}
+	return false, nil
+}
+
+// accelBackward runs activationBackward's float32 kinds on eltAccel32, from y, and reports whether it could.
+func accelBackward(a Activation, y, dy, dx []float32) (bool, error) {
+	switch a.Kind {
+	case Tanh, ShiftedTanh:
+		return true, eltAccel32.tanhGrad(y, dy, dx, 1, 1)
+	case LeCunTanh:
+		return true, eltAccel32.tanhGrad(y, dy, dx, lecunScale, lecunScale*lecunSlope)
+	case Sigmoid:
+		return true, eltAccel32.sigmoidGrad(y, dy, dx)
+	case ReLU:
+		return true, eltAccel32.reluGrad(y, dy, dx)
+	}
+	return false, nil
+}
 
 // activationOp computes an elementwise activation in one pass over its input.
 type activationOp struct {
@@ -70,15 +104,12 @@ func (op *activationOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, e
 		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	default:
 		xs, ys := x.Float32s(), y.Float32s()
-		if eltAccel32 != nil && len(xs) >= eltAccelMin && (op.act.Kind == Tanh || op.act.Kind == Sigmoid) {
-			f := eltAccel32.tanh
-			if op.act.Kind == Sigmoid {
-				f = eltAccel32.sigmoid
-			}
-			if err := f(xs, ys); err != nil {
+		if eltAccel32 != nil && len(xs) >= eltAccelMin {
+			if ok, err := accelForward(op.act, xs, ys); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
+			} else if ok {
+				return y, nil
 			}
-			return y, nil
 		}
 		parallelChunks(len(xs), func(lo, hi int) { activationForward(op.act, xs[lo:hi], ys[lo:hi]) })
 	}
@@ -167,15 +198,12 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
 		src, dy, d := ts[0].Float32s(), ts[1].Float32s(), dx.Float32s()
-		if eltAccel32 != nil && len(d) >= eltAccelMin && (op.act.Kind == Tanh || op.act.Kind == Sigmoid) {
-			f := eltAccel32.tanhGrad
-			if op.act.Kind == Sigmoid {
-				f = eltAccel32.sigmoidGrad
-			}
-			if err := f(src, dy, d); err != nil {
+		if eltAccel32 != nil && len(d) >= eltAccelMin && !op.act.gradFromInput() {
+			if ok, err := accelBackward(op.act, src, dy, d); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
+			} else if ok {
+				return dx, nil
 			}
-			return dx, nil
 		}
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	}

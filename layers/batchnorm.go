@@ -53,12 +53,16 @@ func BatchNorm(x, gamma, beta *G.Node, stats *BNStats, phase *Phase) (*G.Node, e
 	return y, nil
 }
 
-// bnAccelerator runs float32 batch normalisation with batch statistics outside Go. conv_kernels_dnnl.go installs
-// oneDNN's in -tags dnnl builds; in the default build bnAccel32 stays nil and the Go loops below run (they also
-// run for float64, and for normalisation with running statistics in every build).
+// bnAccelerator runs float32 batch normalisation outside Go. conv_kernels_dnnl.go installs bnzoo's C loops in
+// -tags dnnl builds; in the default build bnAccel32 stays nil and the Go loops below run (they also run for
+// float64). The batch statistics pass through in float64, so the backward pass normalises exactly as the forward
+// pass did: rounded to float32, a near-constant channel's mean alone moves x̂ by ~1e-4 of its value and deep
+// networks amplify that into 1e-3 gradient differences.
 type bnAccelerator interface {
-	forward(n, c, hw int, eps float32, x, gamma, beta, y, mean, variance []float32) error
-	backward(n, c, hw int, eps float32, x, mean, variance, gamma, dy, dx, dgamma, dbeta []float32) error
+	forward(n, c, hw int, eps float32, x, gamma, beta, y []float32, mean, variance []float64) error
+	backward(n, c, hw int, eps float32, x []float32, mean, variance []float64, gamma, dy, dx, dgamma, dbeta []float32) error
+	// normalise writes y = x·scale[k] + shift[k] per channel in float64, rounded once (bnNormalise's arithmetic).
+	normalise(n, c, hw int, x, y []float32, scale, shift []float64) error
 }
 
 var bnAccel32 bnAccelerator
@@ -71,9 +75,8 @@ type batchNormOp struct {
 	phase *Phase
 
 	usedBatch    bool      // whether the last forward pass normalised with batch statistics
-	usedAccel    bool      // whether it ran on bnAccel32 (then mean32 and var32 hold its statistics)
-	mean32       []float32 // the accelerator's batch mean and biased variance, for its backward pass
-	var32        []float32
+	usedAccel    bool      // whether it ran on bnAccel32 (then mean and batchVar hold its statistics)
+	batchVar     []float64 // the accelerator's biased batch variance, for its backward pass
 	mean, invStd []float64 // per channel, from the last forward pass
 	lastGeometry [3]int
 	pass         uint64 // counts forward passes, so that backward ops know which one their sums belong to
@@ -119,16 +122,11 @@ func (op *batchNormOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 		switch {
 		case op.usedAccel:
 			y = outUninit(a, x.Dtype(), x.Shape()...)
-			if len(op.mean32) != c {
-				op.mean32, op.var32 = make([]float32, c), make([]float32, c)
-			}
 			if err := bnAccel32.forward(n, c, hw, float32(op.stats.Eps), x.Float32s(), gamma.Float32s(),
-				beta.Float32s(), y.Float32s(), op.mean32, op.var32); err != nil {
+				beta.Float32s(), y.Float32s(), op.mean, variance); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
 			}
-			for k := range variance {
-				op.mean[k], variance[k] = float64(op.mean32[k]), float64(op.var32[k])
-			}
+			op.batchVar = variance
 		case x.Dtype() == tensor.Float64:
 			parallelChannels(c, n*hw, func(k int) { op.mean[k], variance[k] = channelMoment(x.Float64s(), n, c, hw, k) })
 		default:
@@ -158,11 +156,21 @@ func (op *batchNormOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 		}
 	}
 	y := outUninit(a, x.Dtype(), x.Shape()...)
-	switch x.Dtype() {
-	case tensor.Float64:
+	switch {
+	case x.Dtype() == tensor.Float64:
 		parallelChannels(c, n*hw, func(k int) {
 			bnNormalise(x.Float64s(), y.Float64s(), gamma.Float64s(), beta.Float64s(), op.mean, op.invStd, n, c, hw, k)
 		})
+	case bnAccel32 != nil:
+		scale, shift := make([]float64, c), make([]float64, c)
+		g, b := gamma.Float32s(), beta.Float32s()
+		for k := range scale {
+			scale[k] = float64(g[k]) * op.invStd[k]
+			shift[k] = float64(b[k]) - op.mean[k]*scale[k]
+		}
+		if err := bnAccel32.normalise(n, c, hw, x.Float32s(), y.Float32s(), scale, shift); err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
 	default:
 		parallelChannels(c, n*hw, func(k int) {
 			bnNormalise(x.Float32s(), y.Float32s(), gamma.Float32s(), beta.Float32s(), op.mean, op.invStd, n, c, hw, k)
@@ -263,7 +271,7 @@ type bnGradSums struct {
 func (s *bnGradSums) computeAccel(a machine.Allocator, x, gamma, dy *tensor.Dense, f *batchNormOp, n, c, hw int) error {
 	dx := outUninit(a, x.Dtype(), x.Shape()...)
 	dg, db := make([]float32, c), make([]float32, c)
-	if err := bnAccel32.backward(n, c, hw, float32(f.stats.Eps), x.Float32s(), f.mean32, f.var32, gamma.Float32s(),
+	if err := bnAccel32.backward(n, c, hw, float32(f.stats.Eps), x.Float32s(), f.mean, f.batchVar, gamma.Float32s(),
 		dy.Float32s(), dx.Float32s(), dg, db); err != nil {
 		return err
 	}

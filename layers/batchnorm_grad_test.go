@@ -265,3 +265,35 @@ func TestBatchNormAcceleratorAgrees(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchNormEvalAcceleratorIdentical checks, in a build with a float32 accelerator, that evaluation-mode
+// BatchNorm (running statistics) on it gives bnNormalise's bits: both compute x·(γ/σ) + (β − μγ/σ) in float64 and
+// round once.
+func TestBatchNormEvalAcceleratorIdentical(t *testing.T) {
+	if bnAccel32 == nil {
+		t.Skip("no float32 accelerator in this build (use -tags dnnl)")
+	}
+	accel := bnAccel32
+	defer func() { bnAccel32 = accel }()
+	x := benchTensor(5, 16, 24, 7, 9)
+	gamma, beta := benchTensor(6, 24), benchTensor(7, 24)
+	stats := NewBNStats(24)
+	for k := range stats.Mean {
+		stats.Mean[k], stats.Var[k] = float64(k)/10-1, 0.5+float64(k)/7
+	}
+	var outs [2][]float32
+	for i, a := range []bnAccelerator{nil, accel} {
+		bnAccel32 = a
+		op := &batchNormOp{opBase: newOpBase("batchnorm"), stats: stats, phase: NewPhase(false)}
+		y, err := op.Do(x, gamma, beta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = y.(*tensor.Dense).Float32s()
+	}
+	for i := range outs[0] {
+		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+			t.Fatalf("element %d: %v on the accelerator, %v in Go", i, outs[1][i], outs[0][i])
+		}
+	}
+}

@@ -7,13 +7,17 @@ package layers
 // in conv_kernels_go.go. oneDNN's results are not bit-identical to the Go kernels' (TestConv2dOpAcceleratorAgrees
 // bounds the difference), nor guaranteed identical across thread counts.
 
-import "github.com/bnzoo/bnzoo/internal/dnnl"
+import (
+	"math"
+
+	"github.com/bnzoo/bnzoo/internal/dnnl"
+)
 
 func init() {
 	convAccel32 = dnnlConv{}
 	dwAccel32 = dnnlDepthwise{}
-	eltAccel32 = dnnlEltwise{}
-	bnAccel32 = dnnlBatchNorm{}
+	eltAccel32 = cEltwise{}
+	bnAccel32 = cBatchNorm{}
 }
 
 type dnnlConv struct{}
@@ -56,25 +60,38 @@ func (dnnlDepthwise) gradFilter(g dwGeom, x, dy, dw []float32) error {
 	return dnnl.BackwardWeights(dnnlDWShape(g), x, dy, dw)
 }
 
-// dnnlEltwise runs float32 tanh and sigmoid on oneDNN's vectorised eltwise kernels.
-type dnnlEltwise struct{}
+// cEltwise runs float32 activations on bnzoo's vectorised C loops (internal/dnnl/bnz_kernels.c), ports of the Go
+// kernels that give their bits. (oneDNN's eltwise tanh, used before, is a few ulps off near ±1; for a saturated
+// unit 1 − y² is then orders of magnitude off, and in vgg16 swapped one such channel moved a layer's weight gradient
+// by 1% against the float64 result.)
+type cEltwise struct{}
 
-func (dnnlEltwise) tanh(x, y []float32) error    { return dnnl.Apply(dnnl.EltTanh, x, y) }
-func (dnnlEltwise) sigmoid(x, y []float32) error { return dnnl.Apply(dnnl.EltLogistic, x, y) }
-func (dnnlEltwise) tanhGrad(y, dy, dx []float32) error {
-	return dnnl.ApplyBackward(dnnl.EltTanh, y, dy, dx)
+// expConsts are fastExp's constants as Go rounds them, for the C ports of its loops.
+var expConsts = [2]float64{expScale, math.Ln2 / 32}
+
+func (cEltwise) tanh(x, y []float32, inScale, shift, outScale float64) error {
+	return dnnl.Tanh(x, y, inScale, shift, outScale, &expTable, expConsts)
 }
-func (dnnlEltwise) sigmoidGrad(y, dy, dx []float32) error {
-	return dnnl.ApplyBackward(dnnl.EltLogistic, y, dy, dx)
+func (cEltwise) relu(x, y []float32) error { return dnnl.Relu(x, y) }
+func (cEltwise) tanhGrad(y, dy, dx []float32, scale, prod float64) error {
+	return dnnl.TanhBackward(y, dy, dx, scale, prod)
 }
+func (cEltwise) sigmoidGrad(y, dy, dx []float32) error { return dnnl.SigmoidBackward(y, dy, dx) }
+func (cEltwise) reluGrad(y, dy, dx []float32) error    { return dnnl.ReluBackward(y, dy, dx) }
 
-// dnnlBatchNorm runs float32 batch normalisation with batch statistics on oneDNN.
-type dnnlBatchNorm struct{}
+// cBatchNorm runs float32 batch normalisation on bnzoo's vectorised C loops (internal/dnnl/bnz_kernels.c): oneDNN
+// 2.6's batch normalisation on plain NCHW buffers is a reference kernel, 1.85× slower than these loops
+// (BenchmarkBatchNorm, forward and backward).
+type cBatchNorm struct{}
 
-func (dnnlBatchNorm) forward(n, c, hw int, eps float32, x, gamma, beta, y, mean, variance []float32) error {
+func (cBatchNorm) forward(n, c, hw int, eps float32, x, gamma, beta, y []float32, mean, variance []float64) error {
 	return dnnl.BatchNormForward(n, c, hw, eps, x, gamma, beta, y, mean, variance)
 }
 
-func (dnnlBatchNorm) backward(n, c, hw int, eps float32, x, mean, variance, gamma, dy, dx, dgamma, dbeta []float32) error {
+func (cBatchNorm) backward(n, c, hw int, eps float32, x []float32, mean, variance []float64, gamma, dy, dx, dgamma, dbeta []float32) error {
 	return dnnl.BatchNormBackward(n, c, hw, eps, x, mean, variance, gamma, dy, dx, dgamma, dbeta)
+}
+
+func (cBatchNorm) normalise(n, c, hw int, x, y []float32, scale, shift []float64) error {
+	return dnnl.Normalise(n, c, hw, x, y, scale, shift)
 }

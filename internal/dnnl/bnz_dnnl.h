@@ -50,46 +50,6 @@ void bnz_conv_destroy(bnz_conv *c);
 dnnl_status_t bnz_exec(bnz_conv *c, int which, dnnl_stream_t stream, void *p0, void *p1, void *p2,
 		const char **failed);
 
-// bnz_eltwise is an elementwise primitive over n contiguous floats: forward (dst = f(src), args SRC, DST) or, with
-// backward != 0, backward from the forward output (alg is then a *_use_dst_for_bwd kind; args DST, DIFF_DST,
-// DIFF_SRC).
-typedef struct {
-	dnnl_primitive_t prim;
-	int nargs;
-	int arg[3];
-	dnnl_memory_t mem[3]; // their handles are the caller's buffers during bnz_eltwise_exec only
-} bnz_eltwise;
-
-dnnl_status_t bnz_eltwise_create(dnnl_engine_t eng, dnnl_alg_kind_t alg, int backward, int64_t n,
-		bnz_eltwise **out, const char **failed);
-
-void bnz_eltwise_destroy(bnz_eltwise *e);
-
-// bnz_eltwise_exec runs e on the buffers p0, p1 (and p2 for backward) and waits for it; the buffers are attached
-// for this call only.
-dnnl_status_t bnz_eltwise_exec(bnz_eltwise *e, dnnl_stream_t stream, void *p0, void *p1, void *p2,
-		const char **failed);
-
-// bnz_bnorm holds batch-normalisation primitives (forward training, computing the batch statistics, and backward
-// with respect to data, scale and shift) over plain (N, C, HW, 1) float32 data with per-channel scale and shift.
-typedef struct {
-	dnnl_primitive_t fwd, bwd;
-	dnnl_memory_desc_t data_md, chan_md;
-} bnz_bnorm;
-
-dnnl_status_t bnz_bnorm_create(dnnl_engine_t eng, int64_t n, int64_t c, int64_t hw, float eps, bnz_bnorm **out,
-		const char **failed);
-
-void bnz_bnorm_destroy(bnz_bnorm *b);
-
-// bnz_bnorm_forward writes y, the batch mean and the biased batch variance from x, scale and shift.
-dnnl_status_t bnz_bnorm_forward(bnz_bnorm *b, dnnl_engine_t eng, dnnl_stream_t stream, void *x, void *scale,
-		void *shift, void *y, void *mean, void *var, const char **failed);
-
-// bnz_bnorm_backward writes dx, dscale and dshift from x, mean, var, scale and dy.
-dnnl_status_t bnz_bnorm_backward(bnz_bnorm *b, dnnl_engine_t eng, dnnl_stream_t stream, void *x, void *mean,
-		void *var, void *scale, void *dy, void *dx, void *dscale, void *dshift, const char **failed);
-
 // bnz_arena_bytes reports the bytes held by the shared reorder/scratchpad buffers.
 size_t bnz_arena_bytes(void);
 

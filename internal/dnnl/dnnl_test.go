@@ -231,62 +231,6 @@ func BenchmarkConv(b *testing.B) {
 	}
 }
 
-// TestApply checks tanh and logistic against the math package (relative error) and that results do not depend on
-// the run.
-func TestApply(t *testing.T) {
-	rng := rand.New(rand.NewSource(7))
-	x := make([]float32, 100003)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64() * 4)
-	}
-	x[0], x[1], x[2], x[3] = 0, 30, -30, 1e-6
-	for _, f := range []Eltwise{EltTanh, EltLogistic} {
-		y, again := make([]float32, len(x)), make([]float32, len(x))
-		if err := Apply(f, x, y); err != nil {
-			t.Fatal(err)
-		}
-		if err := Apply(f, x, again); err != nil {
-			t.Fatal(err)
-		}
-		var worst float64
-		for i, v := range x {
-			want := math.Tanh(float64(v))
-			if f == EltLogistic {
-				want = 1 / (1 + math.Exp(-float64(v)))
-			}
-			e := math.Abs(float64(y[i])-want) / math.Max(math.Abs(want), 1e-30)
-			worst = math.Max(worst, e)
-			if math.Float32bits(y[i]) != math.Float32bits(again[i]) {
-				t.Fatalf("f %d: element %d differs between runs", f, i)
-			}
-		}
-		t.Logf("f %d: worst relative error %.3g", f, worst)
-		if worst > 1e-6 {
-			t.Errorf("f %d: worst relative error %.3g", f, worst)
-		}
-		dy, dx := random(rng, len(x)), make([]float32, len(x))
-		if err := ApplyBackward(f, y, dy, dx); err != nil {
-			t.Fatal(err)
-		}
-		var diff, scale float64
-		for i, v := range y {
-			d := 1 - float64(v)*float64(v)
-			if f == EltLogistic {
-				d = float64(v) * (1 - float64(v))
-			}
-			want := d * float64(dy[i])
-			diff, scale = math.Max(diff, math.Abs(float64(dx[i])-want)), math.Max(scale, math.Abs(want))
-		}
-		t.Logf("f %d backward: relative error %.3g", f, diff/scale)
-		if diff/scale > 1e-6 {
-			t.Errorf("f %d backward: relative error %.3g", f, diff/scale)
-		}
-	}
-	if err := Apply(EltTanh, x, x[1:]); err == nil {
-		t.Error("no error for unequal lengths")
-	}
-}
-
 // TestBatchNorm checks batch normalisation forward and backward against a float64 reference, and that repeated
 // runs are bit-identical (the statistics and the scale/shift gradients are reductions over the batch).
 func TestBatchNorm(t *testing.T) {
@@ -299,7 +243,7 @@ func TestBatchNorm(t *testing.T) {
 			x[j] = x[j]*3 + 1
 		}
 		run := func() [5][]float32 {
-			y, mean, variance := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			y, mean, variance := make([]float32, len(x)), make([]float64, c), make([]float64, c)
 			dx, ds, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
 			if err := BatchNormForward(n, c, hw, eps, x, scale, shift, y, mean, variance); err != nil {
 				t.Fatal(err)
@@ -307,7 +251,11 @@ func TestBatchNorm(t *testing.T) {
 			if err := BatchNormBackward(n, c, hw, eps, x, mean, variance, scale, dy, dx, ds, db); err != nil {
 				t.Fatal(err)
 			}
-			return [5][]float32{y, dx, ds, db, variance}
+			v32 := make([]float32, c)
+			for k, v := range variance {
+				v32[k] = float32(v)
+			}
+			return [5][]float32{y, dx, ds, db, v32}
 		}
 		got := run()
 		for rep := 0; rep < 3; rep++ {
@@ -365,8 +313,8 @@ func BenchmarkBatchNorm(b *testing.B) {
 	const n, c, hw = 128, 64, 16 * 16
 	rng := rand.New(rand.NewSource(1))
 	x, dy, scale, shift := random(rng, n*c*hw), random(rng, n*c*hw), random(rng, c), random(rng, c)
-	y, dx, mean, variance, ds, db := make([]float32, n*c*hw), make([]float32, n*c*hw), make([]float32, c),
-		make([]float32, c), make([]float32, c), make([]float32, c)
+	y, dx, mean, variance, ds, db := make([]float32, n*c*hw), make([]float32, n*c*hw), make([]float64, c),
+		make([]float64, c), make([]float32, c), make([]float32, c)
 	b.Run("forward", func(b *testing.B) {
 		for b.Loop() {
 			if err := BatchNormForward(n, c, hw, 1e-5, x, scale, shift, y, mean, variance); err != nil {
@@ -383,4 +331,52 @@ func BenchmarkBatchNorm(b *testing.B) {
 		}
 		b.SetBytes(12 * n * c * hw)
 	})
+}
+
+// TestNormaliseAndRelu checks the evaluation-mode normalisation against the same arithmetic in Go (x·a + b in
+// float64, rounded once: the C loop is compiled without multiply-add contraction, so the bits must agree) and ReLU
+// forward and backward against the plain comparisons, NaNs and signed zeros included.
+func TestNormaliseAndRelu(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, sh := range [][3]int{{2, 3, 5}, {16, 16, 64}, {8, 32, 1}, {128, 16, 17}} {
+		n, c, hw := sh[0], sh[1], sh[2]
+		x, y := random(rng, n*c*hw), make([]float32, n*c*hw)
+		scale, shift := make([]float64, c), make([]float64, c)
+		for k := range scale {
+			scale[k], shift[k] = rng.NormFloat64(), rng.NormFloat64()
+		}
+		if err := Normalise(n, c, hw, x, y, scale, shift); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			k := i / hw % c
+			if want := float32(float64(v)*scale[k] + shift[k]); math.Float32bits(y[i]) != math.Float32bits(want) {
+				t.Fatalf("%v: y[%d] = %v, want %v", sh, i, y[i], want)
+			}
+		}
+	}
+	if err := Normalise(2, 3, 4, make([]float32, 24), make([]float32, 24), make([]float64, 2), make([]float64, 3)); err == nil {
+		t.Error("no error for 2 scales and 3 channels")
+	}
+	x := random(rng, 100003)
+	x[0], x[1], x[2], x[3] = float32(math.NaN()), -float32(math.NaN()), float32(math.Copysign(0, -1)), 0
+	y, dy, dx := make([]float32, len(x)), random(rng, len(x)), make([]float32, len(x))
+	if err := Relu(x, y); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReluBackward(y, dy, dx); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range x {
+		wantY, wantDx := float32(0), float32(0)
+		if v > 0 {
+			wantY, wantDx = v, dy[i]
+		}
+		if math.Float32bits(y[i]) != math.Float32bits(wantY) || math.Float32bits(dx[i]) != math.Float32bits(wantDx) {
+			t.Fatalf("relu(%v) = %v, relu'·%v = %v; want %v, %v", v, y[i], dy[i], dx[i], wantY, wantDx)
+		}
+	}
+	if err := Relu(x, y[1:]); err == nil {
+		t.Error("no error for unequal lengths")
+	}
 }

@@ -1,0 +1,210 @@
+//go:build dnnl
+
+// Plain C kernels for the memory-bound layers oneDNN serves poorly on NCHW buffers: batch normalisation (training
+// and evaluation) and ReLU. Compiled with -O3 -march=native (see kernels.go) the loops vectorise; sums run in double
+// in fixed lanes, so results do not depend on the thread count, and fp-contract=off (below) keeps every multiply and add
+// rounded as the Go reference rounds it. Channels (or chunks) are split over the OpenMP team oneDNN uses.
+
+// Keep a·b + c as two roundings, as Go computes it (GCC would fuse it into an FMA under -march=native).
+#pragma GCC optimize("fp-contract=off")
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bnz_kernels.h"
+
+#define LANES 16
+
+// chan_sum returns Σx over channel k of an (n, c, hw) buffer, and chan_sq_dev Σ(x − mu)².
+static double chan_sum(const float *x, int64_t n, int64_t c, int64_t hw, int64_t k) {
+	double acc[LANES] = {0};
+	for (int64_t i = 0; i < n; i++) {
+		const float *p = x + (i * c + k) * hw;
+		int64_t j = 0;
+		for (; j + LANES <= hw; j += LANES)
+			for (int l = 0; l < LANES; l++)
+				acc[l] += (double)p[j + l];
+		for (int l = 0; j < hw; j++, l++)
+			acc[l] += (double)p[j];
+	}
+	double s = 0;
+	for (int l = 0; l < LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+static double chan_sq_dev(const float *x, int64_t n, int64_t c, int64_t hw, int64_t k, double mu) {
+	double acc[LANES] = {0};
+	for (int64_t i = 0; i < n; i++) {
+		const float *p = x + (i * c + k) * hw;
+		int64_t j = 0;
+		for (; j + LANES <= hw; j += LANES)
+			for (int l = 0; l < LANES; l++) {
+				double d = (double)p[j + l] - mu;
+				acc[l] += d * d;
+			}
+		for (int l = 0; j < hw; j++, l++) {
+			double d = (double)p[j] - mu;
+			acc[l] += d * d;
+		}
+	}
+	double s = 0;
+	for (int l = 0; l < LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+// chan_affine writes y = x·a + b (in double, rounded to float) for channel k.
+static void chan_affine(const float *x, float *y, int64_t n, int64_t c, int64_t hw, int64_t k, double a, double b) {
+	for (int64_t i = 0; i < n; i++) {
+		const float *p = x + (i * c + k) * hw;
+		float *q = y + (i * c + k) * hw;
+		for (int64_t j = 0; j < hw; j++)
+			q[j] = (float)((double)p[j] * a + b);
+	}
+}
+
+void bnz_bn_forward(int64_t n, int64_t c, int64_t hw, float eps, const float *x, const float *gamma,
+		const float *beta, float *y, double *mean, double *var) {
+	const double m = (double)(n * hw);
+#pragma omp parallel for schedule(static)
+	for (int64_t k = 0; k < c; k++) {
+		double mu = chan_sum(x, n, c, hw, k) / m;
+		double v = chan_sq_dev(x, n, c, hw, k, mu) / m;
+		double a = (double)gamma[k] / sqrt(v + (double)eps);
+		chan_affine(x, y, n, c, hw, k, a, (double)beta[k] - mu * a);
+		mean[k] = mu;
+		var[k] = v;
+	}
+}
+
+void bnz_bn_normalise(int64_t n, int64_t c, int64_t hw, const float *x, float *y, const double *scale,
+		const double *shift) {
+#pragma omp parallel for schedule(static)
+	for (int64_t k = 0; k < c; k++)
+		chan_affine(x, y, n, c, hw, k, scale[k], shift[k]);
+}
+
+void bnz_bn_backward(int64_t n, int64_t c, int64_t hw, float eps, const float *x, const double *mean,
+		const double *var, const float *gamma, const float *dy, float *dx, float *dgamma, float *dbeta) {
+	const double m = (double)(n * hw);
+#pragma omp parallel for schedule(static)
+	for (int64_t k = 0; k < c; k++) {
+		const double mu = mean[k], is = 1 / sqrt(var[k] + (double)eps);
+		double sdy[LANES] = {0}, sdyx[LANES] = {0};
+		for (int64_t i = 0; i < n; i++) {
+			const float *p = x + (i * c + k) * hw, *d = dy + (i * c + k) * hw;
+			int64_t j = 0;
+			for (; j + LANES <= hw; j += LANES)
+				for (int l = 0; l < LANES; l++) {
+					double g = (double)d[j + l];
+					sdy[l] += g;
+					sdyx[l] += g * (((double)p[j + l] - mu) * is);
+				}
+			for (int l = 0; j < hw; j++, l++) {
+				double g = (double)d[j];
+				sdy[l] += g;
+				sdyx[l] += g * (((double)p[j] - mu) * is);
+			}
+		}
+		double sumDy = 0, sumDyXhat = 0;
+		for (int l = 0; l < LANES; l++) {
+			sumDy += sdy[l];
+			sumDyXhat += sdyx[l];
+		}
+		dgamma[k] = (float)sumDyXhat;
+		dbeta[k] = (float)sumDy;
+		const double a = (double)gamma[k] * is / m;
+		for (int64_t i = 0; i < n; i++) {
+			const float *p = x + (i * c + k) * hw, *d = dy + (i * c + k) * hw;
+			float *q = dx + (i * c + k) * hw;
+			for (int64_t j = 0; j < hw; j++) {
+				double xhat = ((double)p[j] - mu) * is;
+				q[j] = (float)(a * (m * (double)d[j] - sumDy - xhat * sumDyXhat));
+			}
+		}
+	}
+}
+
+#define CHUNK 16384
+
+// FOR_CHUNKS runs body for i in [0, len), in chunks of CHUNK elements shared out over the OpenMP team. Every
+// element is computed on its own, so the result does not depend on the split.
+#define FOR_CHUNKS(len, i, ...)                                                    \
+	do {                                                                       \
+		const int64_t chunks_ = ((len) + CHUNK - 1) / CHUNK;               \
+		_Pragma("omp parallel for schedule(static)")                       \
+		for (int64_t ch_ = 0; ch_ < chunks_; ch_++) {                      \
+			const int64_t hi_ = ch_ * CHUNK + CHUNK < (len) ? ch_ * CHUNK + CHUNK : (len); \
+			for (int64_t i = ch_ * CHUNK; i < hi_; i++)                \
+				__VA_ARGS__                                        \
+		}                                                                  \
+	} while (0)
+
+void bnz_relu(int64_t len, const float *x, float *y) {
+	FOR_CHUNKS(len, i, { y[i] = x[i] > 0 ? x[i] : 0.0f; });
+}
+
+void bnz_relu_backward(int64_t len, const float *y, const float *dy, float *dx) {
+	FOR_CHUNKS(len, i, { dx[i] = y[i] > 0 ? dy[i] : 0.0f; });
+}
+
+// Tanh, ported operation for operation from layers/fastmath.go (tanhSlice): e^y = 2^k · 2^(j/32) · p(r) with the
+// table and the constants passed from Go, so the float32 results are the Go kernels' bits. k[0] = 32/ln2,
+// k[1] = ln2/32 (Go constants, rounded once).
+static inline double fast_exp(double y, const double *table, const double *k) {
+	double t = y * k[0] + 0x1.8p52;
+	double kf = t - 0x1.8p52;
+	double r = y - kf * k[1];
+	uint64_t bits;
+	__builtin_memcpy(&bits, &t, sizeof bits);
+	int32_t ki = (int32_t)(uint32_t)bits;
+	double p = 1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120)))));
+	uint64_t eb = (uint64_t)(int64_t)((ki >> 5) + 1023) << 52;
+	double scale;
+	__builtin_memcpy(&scale, &eb, sizeof scale);
+	return p * table[ki & 31] * scale;
+}
+
+#define TANH_LIN 0.05
+#define TANH_BIG 9.1
+
+void bnz_tanh(int64_t len, const float *x, float *y, double in_scale, double shift, double out_scale,
+		const double *table, const double *k) {
+	const double c3 = -1.0 / 3, c5 = 2.0 / 15, c7 = -17.0 / 315;
+	FOR_CHUNKS(len, i, {
+		double z = in_scale * (double)x[i] - shift;
+		double a = fabs(z);
+		double s = a * a;
+		double small = a + a * s * (c3 + s * (c5 + s * c7));
+		double e = fast_exp(2 * (a < TANH_BIG ? a : 0), table, k);
+		double t = a < TANH_LIN ? small : (a < TANH_BIG ? 1 - 2 / (e + 1) : 1.0);
+		double res = z != z ? z : copysign(t, z);
+		y[i] = (float)(out_scale * res);
+	});
+}
+
+// bnz_tanh_backward writes dx = (float)(prod·(1 − (y/scale)²)) · dy for y = scale·tanh(slope·x − shift), prod =
+// scale·slope (rounded once by Go); scale = prod = 1 (tanh, shifted tanh) computes (float)(1 − y²) · dy, in Go's
+// order of operations.
+void bnz_tanh_backward(int64_t len, const float *y, const float *dy, float *dx, double scale, double prod) {
+	FOR_CHUNKS(len, i, {
+		double z = (double)y[i];
+		float d;
+		if (scale == 1 && prod == 1) {
+			d = (float)(1 - z * z);
+		} else {
+			double t = z / scale;
+			d = (float)(prod * (1 - t * t));
+		}
+		dx[i] = d * dy[i];
+	});
+}
+
+void bnz_sigmoid_backward(int64_t len, const float *y, const float *dy, float *dx) {
+	FOR_CHUNKS(len, i, {
+		double z = (double)y[i];
+		dx[i] = (float)(z * (1 - z)) * dy[i];
+	});
+}
