@@ -98,11 +98,14 @@ func (o *Adam) Step(p *layers.Param, grad *tensor.Dense) error {
 	} else {
 		k.shrink, k.l2 = 1, wd
 	}
+	part := func(lo, hi int) *adamSlots { return &adamSlots{step: s.step, m: s.m[lo:hi], v: s.v[lo:hi]} }
 	switch p.Value.Dtype() {
 	case tensor.Float64:
-		adamStep(p.Value.Float64s(), grad.Float64s(), s, k)
+		w, g := p.Value.Float64s(), grad.Float64s()
+		inParts(len(w), func(lo, hi int) { adamStep(w[lo:hi], g[lo:hi], part(lo, hi), k) })
 	default:
-		adamStep(p.Value.Float32s(), grad.Float32s(), s, k)
+		w, g := p.Value.Float32s(), grad.Float32s()
+		inParts(len(w), func(lo, hi int) { adamStep(w[lo:hi], g[lo:hi], part(lo, hi), k) })
 	}
 	return nil
 }

@@ -222,3 +222,51 @@ func TestSolverIsGorgoniaCompatible(t *testing.T) {
 		t.Fatalf("w = %v, want [0.8 -1.6]", got)
 	}
 }
+
+// TestOptimizerSplitStepIsExact checks that a parameter large enough for its update to be split over goroutines
+// gets the same bits as one serial pass of the update kernel, for SGD with momentum and for Adam, over three steps.
+func TestOptimizerSplitStepIsExact(t *testing.T) {
+	const n = 3*parallelMin + 17
+	values, grads := make([]float64, n), make([]float64, n)
+	for i := range values {
+		values[i], grads[i] = math.Sin(float64(i)), math.Cos(float64(i)*0.7)
+	}
+	for _, name := range []string{OptimizerSGD, "adam"} {
+		var opt Optimizer
+		var err error
+		if name == OptimizerSGD {
+			opt, err = NewSGD(0.1, 0.9, 5e-4)
+		} else {
+			opt, err = NewAdam(0.01, 0.9, 0.999, 1e-8, 5e-4)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newParam(t, "w", layers.WeightParam, values...)
+		want := append([]float64(nil), values...)
+		var vel []float64
+		slots := &adamSlots{m: make([]float64, n), v: make([]float64, n)}
+		for step := 0; step < 3; step++ {
+			if err := opt.Step(p, grad64(grads...)); err != nil {
+				t.Fatal(err)
+			}
+			switch o := opt.(type) {
+			case *SGD:
+				if vel == nil {
+					vel = make([]float64, n)
+				}
+				sgdStep(want, grads, vel, sgdKernel{lr: o.LR, mu: o.Momentum, wd: o.WeightDecay, first: step == 0})
+			case *Adam:
+				slots.step++
+				bc1, bc2 := 1-math.Pow(o.Beta1, slots.step), 1-math.Pow(o.Beta2, slots.step)
+				adamStep(want, grads, slots, adamKernel{lr: o.LR, b1: o.Beta1, b2: o.Beta2, eps: o.Eps,
+					stepSize: o.LR / bc1, bc2Sqrt: math.Sqrt(bc2), shrink: 1, l2: o.WeightDecay})
+			}
+		}
+		for i, v := range p.Value.Float64s() {
+			if math.Float64bits(v) != math.Float64bits(want[i]) {
+				t.Fatalf("%s: w[%d] = %v after the split steps, %v after serial ones", name, i, v, want[i])
+			}
+		}
+	}
+}

@@ -63,11 +63,19 @@ func (o *SGD) Step(p *layers.Param, grad *tensor.Dense) error {
 	}
 	k := sgdKernel{lr: o.LR, mu: o.Momentum, wd: decayOf(o.WeightDecay, o.NoDecayBNBias, p), nesterov: o.Nesterov,
 		first: !seen}
+	part := func(v []float64, lo, hi int) []float64 {
+		if v == nil {
+			return nil
+		}
+		return v[lo:hi]
+	}
 	switch p.Value.Dtype() {
 	case tensor.Float64:
-		sgdStep(p.Value.Float64s(), grad.Float64s(), v, k)
+		w, g := p.Value.Float64s(), grad.Float64s()
+		inParts(len(w), func(lo, hi int) { sgdStep(w[lo:hi], g[lo:hi], part(v, lo, hi), k) })
 	default:
-		sgdStep(p.Value.Float32s(), grad.Float32s(), v, k)
+		w, g := p.Value.Float32s(), grad.Float32s()
+		inParts(len(w), func(lo, hi int) { sgdStep(w[lo:hi], g[lo:hi], part(v, lo, hi), k) })
 	}
 	return nil
 }
