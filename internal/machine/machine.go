@@ -1,18 +1,18 @@
 // Package machine runs a Gorgonia expression graph the way gorgonia.TapeMachine does — every node once per run, in
-// the same topological order, values read with gorgonia.Read copied out when reached — but frees each intermediate
-// value after its last consumer has run and reuses its memory.
+// the same topological order, values read with gorgonia.Read copied out when reached — but with every large output
+// placed in memory planned before the first run, shared by values whose lifetimes do not overlap.
 //
 // Gorgonia's tape machine keeps every intermediate of a run alive until the run ends, and vm.Reset drops them all,
-// so every training step allocates (and the kernel zeroes and maps) a fresh buffer for every node: a resnet20
+// so every training step allocated (and the kernel zeroed and mapped) a fresh buffer for every node: a resnet20
 // training step held ~650 MB of values at its end and the Go heap grew to twice that before each collection. Here
-// ops that implement PooledOp take their outputs from a Pool, a buffer goes back to the pool as soon as no pending
-// consumer can read it, and the next node of that size gets it. Values the ops return from the heap (Gorgonia's own
-// ops) are simply dropped when dead.
+// ops that implement PooledOp, and Gorgonia's elementwise ops through UsePreallocDo, write into their slot of an
+// arena (plan.go); the arena is allocated once and reused by every run. Values other ops return from the heap
+// (Gorgonia's small ops) are dropped after their last reader.
 //
-// Aliasing is tracked by address: an op's output whose memory overlaps a pooled input's (a reshape is a shallow
-// clone) lives in that input's buffer, and the buffer is freed only when every value in it is dead. Ops must not
-// keep references to their inputs or outputs across calls (bnzoo's ops keep only their own scratch and per-channel
-// statistics); TestMachineMatchesTapeMachine checks the outcome bit for bit against Gorgonia's tape machine.
+// A Gorgonia op computed by Do may return a view of an input (a reshape does), so the planner keeps every slot an
+// op's inputs live in alive for as long as its output is read. Ops must not keep references to their inputs or
+// outputs across calls (bnzoo's ops keep only their own scratch and per-channel statistics);
+// TestMachineMatchesTapeMachine checks the outcome bit for bit against Gorgonia's tape machine.
 package machine
 
 import (
@@ -48,7 +48,8 @@ type step struct {
 	// prealloc: a Gorgonia elementwise op on float tensors, given a pooled output buffer (UsePreallocDo writes
 	// every element) instead of allocating one and copying its first operand into it.
 	prealloc bool
-	uses     int // how many argument slots of later steps read this value
+	pooled   bool // the output has a planned slot: a PooledOp, or prealloc
+	uses     int  // how many argument slots of later steps read this value
 	name     string
 }
 
@@ -60,9 +61,10 @@ var preallocMin = 1024
 type Machine struct {
 	steps []step
 	pool  *Pool
+	slots []slot               // per step, for pooled outputs (plan.go)
+	arena map[tensor.Dtype]int // elements the plan needs per dtype
 
 	vals []G.Value
-	bufs []*buffer
 	left []int
 }
 
@@ -109,45 +111,35 @@ func New(g *G.ExprGraph, pool *Pool) (*Machine, error) {
 		default:
 			st.kind = stepOp
 			name, dt := reflect.TypeOf(op).String(), node.Dtype()
-			st.prealloc = (name == "gorgonia.elemBinOp" || name == "gorgonia.elemUnaryOp") &&
-				(dt == tensor.Float32 || dt == tensor.Float64) && !node.IsScalar() && node.Shape().TotalSize() >= preallocMin
+			float := dt == tensor.Float32 || dt == tensor.Float64
+			st.prealloc = (name == "gorgonia.elemBinOp" || name == "gorgonia.elemUnaryOp") && float &&
+				!node.IsScalar() && node.Shape().TotalSize() >= preallocMin
+			_, pooledOp := op.(PooledOp)
+			st.pooled = st.prealloc || (pooledOp && float && !node.IsScalar() && node.Shape().TotalSize() > 0)
 		}
 		for _, j := range st.args {
 			m.steps[j].uses++
 		}
 		m.steps[i] = st
 	}
-	m.vals, m.bufs, m.left = make([]G.Value, n), make([]*buffer, n), make([]int, n)
+	m.vals, m.left = make([]G.Value, n), make([]int, n)
+	if err := m.plan(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
 // Pool returns the pool the machine draws its buffers from.
 func (m *Machine) Pool() *Pool { return m.pool }
 
-// RunAll runs every node once. On an error the run stops and every buffer goes back to the pool.
-func (m *Machine) RunAll() (err error) {
-	p := m.pool
-	p.mu.Lock()
-	if p.busy {
-		p.mu.Unlock()
-		return errors.New("machine: the pool is in use by another running machine")
+// RunAll runs every node once.
+func (m *Machine) RunAll() error {
+	if err := m.pool.acquire(m.arena); err != nil {
+		return err
 	}
-	p.busy = true
-	p.mu.Unlock()
 	defer func() {
-		// Normally every buffer is back already; after an error, return what is still live.
-		seen := map[*buffer]bool{}
-		for i, b := range m.bufs {
-			if b != nil && !seen[b] {
-				seen[b] = true
-				b.refs = 0
-				p.put(b)
-			}
-			m.bufs[i], m.vals[i] = nil, nil
-		}
-		p.mu.Lock()
-		p.busy = false
-		p.mu.Unlock()
+		clear(m.vals)
+		m.pool.release()
 	}()
 	for i := range m.steps {
 		st := &m.steps[i]
@@ -169,13 +161,15 @@ func (m *Machine) RunAll() (err error) {
 			}
 		}
 		for _, j := range st.args {
-			m.release(j)
+			if m.left[j]--; m.left[j] == 0 {
+				m.vals[j] = nil // its slot is the plan's to reuse; a heap value is garbage now
+			}
 		}
 	}
 	return nil
 }
 
-// exec runs step i's op and records which buffer its output lives in.
+// exec runs step i's op, with its planned slot as the output when it has one.
 func (m *Machine) exec(i int) error {
 	st := &m.steps[i]
 	in := make([]G.Value, len(st.args))
@@ -184,96 +178,49 @@ func (m *Machine) exec(i int) error {
 	}
 	var out G.Value
 	var err error
-	var fresh *buffer
-	if op, ok := st.node.Op().(PooledOp); ok {
-		got := m.pool.handedOut(func() { out, err = op.DoPooled(m.pool, in...) })
-		switch {
-		case len(got) > 1:
-			return fmt.Errorf("machine: op %v of %q took %d buffers from the pool; it may take one", op, st.name, len(got))
-		case len(got) == 1:
-			fresh = got[0]
+	var a *stepAllocator
+	if st.pooled {
+		a = &stepAllocator{pool: m.pool, slot: m.slots[i], name: st.name}
+	}
+	switch op := st.node.Op().(type) {
+	case PooledOp:
+		if a != nil {
+			out, err = op.DoPooled(a, in...)
+		} else {
+			out, err = op.DoPooled(nil, in...)
 		}
-	} else if op, ok := st.node.Op().(G.UsePreallocDoer); ok && st.prealloc {
-		got := m.pool.handedOut(func() {
-			out, err = op.UsePreallocDo(m.pool.Tensor(st.node.Dtype(), false, st.node.Shape()...), in...)
-		})
-		fresh = got[0]
-	} else {
-		out, err = st.node.Op().Do(in...)
+	default:
+		if u, ok := op.(G.UsePreallocDoer); ok && st.prealloc {
+			out, err = u.UsePreallocDo(a.Tensor(st.node.Dtype(), false, st.node.Shape()...), in...)
+		} else {
+			out, err = op.Do(in...)
+		}
+	}
+	if err == nil && a != nil {
+		err = a.err
 	}
 	if err != nil {
-		if fresh != nil {
-			m.pool.put(fresh)
-		}
 		return fmt.Errorf("machine: %q: %w", st.name, err)
 	}
 	if out == nil {
 		return fmt.Errorf("machine: op %v of %q returned no value", st.node.Op(), st.name)
 	}
+	if a != nil && a.out != nil {
+		if d, ok := out.(*tensor.Dense); !ok || d.Uintptr() != a.out.Uintptr() {
+			return fmt.Errorf("machine: op %v of %q took its planned output but returned another value", st.node.Op(), st.name)
+		}
+	}
 	m.vals[i] = out
-	lo, hi, isDense := span(out)
-	var home *buffer
-	if isDense {
-		if fresh != nil && lo >= fresh.lo && hi <= fresh.hi {
-			home = fresh
-		} else {
-			for _, j := range st.args {
-				if b := m.bufs[j]; b != nil && lo < b.hi && hi > b.lo {
-					home = b
-					break
-				}
-			}
-		}
-	}
-	if fresh != nil && home != fresh {
-		return fmt.Errorf("machine: op %v of %q took a buffer from the pool but returned another value", st.node.Op(), st.name)
-	}
-	switch {
-	case home == nil:
-	case st.uses > 0:
-		m.bufs[i] = home
-		home.refs += st.uses
-	case home == fresh:
-		// Nothing reads this value (a gradient nobody asked for): its buffer is free at once.
-		m.vals[i] = nil
-		m.pool.put(fresh)
-	}
 	return nil
-}
-
-// release records that one reader of step j's value has run; the value is dropped after its last reader, and its
-// buffer goes back to the pool when no value living in it has readers left.
-func (m *Machine) release(j int) {
-	m.left[j]--
-	if m.left[j] > 0 {
-		return
-	}
-	m.vals[j] = nil
-	if b := m.bufs[j]; b != nil {
-		m.bufs[j] = nil
-		if b.refs -= m.steps[j].uses; b.refs == 0 {
-			m.pool.put(b)
-		}
-	}
 }
 
 // Reset is a no-op: values live only within a run. It is here so that Machine implements gorgonia.VM.
 func (m *Machine) Reset() {}
 
-// Close drops the machine's graph; the pool keeps its buffers for other machines.
+// Close drops the machine's graph; the pool keeps its arenas for other machines.
 func (m *Machine) Close() error {
-	m.steps, m.vals, m.bufs, m.left = nil, nil, nil, nil
+	m.steps, m.vals, m.left, m.slots = nil, nil, nil, nil
 	return nil
-}
-
-// span returns the address range of a dense value's data.
-func span(v G.Value) (lo, hi uintptr, ok bool) {
-	d, isDense := v.(*tensor.Dense)
-	if !isDense || d.DataSize() == 0 {
-		return 0, 0, false
-	}
-	lo = d.Uintptr()
-	return lo, lo + uintptr(d.MemSize()), true
 }
 
 // readInto copies v into *into as the tape machine's read instruction does: into the existing value when there is

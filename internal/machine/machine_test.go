@@ -51,8 +51,9 @@ func (op doubleOp) Hashcode() uint32 {
 func (op doubleOp) String() string { return "double" }
 
 // TestMachine runs a graph with a value read twice, a reshape (an alias of its pooled input), an unused pooled
-// output and Gorgonia's own ops (a reshape's Do, an Add on a pooled output), checks the results against hand-computed values over several runs, and checks
-// that the pool stops growing after the first run and holds fewer buffers than the graph has pooled nodes.
+// output and Gorgonia's own ops (a reshape's Do, an Add on a pooled output), checks the results against
+// hand-computed values over several runs, and checks that the pool stops growing after the first run and holds
+// only as many slots as values are alive at once.
 func TestMachine(t *testing.T) {
 	defer func(v int) { preallocMin = v }(preallocMin)
 	preallocMin = 1 // the Add below gets a pooled output too
@@ -109,9 +110,21 @@ func TestMachine(t *testing.T) {
 			t.Errorf("run %d: the pool grew from %d to %d bytes", run, held, pool.Bytes())
 		}
 	}
-	// Seven pooled outputs of 48 bytes, never more than three alive at once (the Add's two inputs and its output).
-	if held > 3*48 || held == 0 {
-		t.Errorf("the pool holds %d bytes, want 48 to 144", held)
+	// Seven pooled outputs of 6 float64s, never more than three alive at once (the Add's two inputs and its
+	// output): three slots at 16-element (slotAlign) offsets.
+	if want := int64(8 * (2*slotAlign + 6)); held != want {
+		t.Errorf("the pool holds %d bytes, want %d (three slots)", held, want)
+	}
+	// The plan's self-check catches two live values in one place.
+	var placed []int
+	for i, st := range m.steps {
+		if st.pooled {
+			placed = append(placed, i)
+			m.slots[i].off = 0
+		}
+	}
+	if err := m.checkPlan(placed); err == nil {
+		t.Error("checkPlan accepted a plan with every value at offset 0")
 	}
 	t.Log(pool)
 }

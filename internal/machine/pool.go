@@ -3,7 +3,6 @@ package machine
 import (
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"gorgonia.org/tensor"
 )
@@ -11,124 +10,104 @@ import (
 // Allocator hands out output tensors to ops that implement PooledOp.
 type Allocator interface {
 	// Tensor returns a float tensor of the given dtype and shape. With zeroed false its contents are whatever the
-	// buffer's last user left: the op must write every element.
+	// memory's last user left: the op must write every element.
 	Tensor(dt tensor.Dtype, zeroed bool, shape ...int) *tensor.Dense
 }
 
-// Pool keeps float32 and float64 buffers between uses, keyed by dtype and element count: a buffer freed by one node
-// (after its last consumer ran) is handed to the next node of that size, in this run or the next. So a training
-// step allocates nothing once the first step has run, touches memory that is already mapped, and needs only as
-// much memory at once as the values alive at once, not one buffer per node.
+// Pool holds the arenas machines place their planned outputs in: one float32 and one float64 slice, grown to the
+// largest plan of the machines that use it. So a training step allocates nothing once its arena exists, touches
+// memory that is already mapped, and needs only as much as its plan (see plan.go).
 //
-// A Pool may be shared by machines that run one after another (a trainer's training and evaluation passes): every
-// buffer is back in the pool when RunAll returns. Machines running at the same time need pools of their own (RunAll
-// returns an error rather than share one).
+// A Pool may be shared by machines that run one after another (a trainer's training and evaluation passes): their
+// plans all start at offset 0, and the arena is as large as the largest. Machines running at the same time need
+// pools of their own (RunAll returns an error rather than share one).
 type Pool struct {
-	mu    sync.Mutex
-	busy  bool // a machine is running on the pool
-	free  map[poolKey][]*buffer
-	held  int64 // bytes of every buffer the pool has made
-	track *[]*buffer
-}
-
-type poolKey struct {
-	dt   tensor.Dtype
-	size int
-}
-
-// buffer is one pooled allocation and the number of pending reads of every value that lives in it.
-type buffer struct {
-	key     poolKey
-	backing any // []float32 or []float64
-	lo, hi  uintptr
-	refs    int
+	mu   sync.Mutex
+	busy bool // a machine is running on the pool
+	f32  []float32
+	f64  []float64
 }
 
 // NewPool returns an empty pool.
-func NewPool() *Pool { return &Pool{free: map[poolKey][]*buffer{}} }
+func NewPool() *Pool { return &Pool{} }
 
-// Bytes reports how much memory the pool's buffers hold, in use or free.
+// Bytes reports how much memory the pool's arenas hold.
 func (p *Pool) Bytes() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.held
+	return int64(4*len(p.f32) + 8*len(p.f64))
 }
 
-// Tensor implements Allocator. Dtypes other than float32 and float64 are allocated outside the pool.
-func (p *Pool) Tensor(dt tensor.Dtype, zeroed bool, shape ...int) *tensor.Dense {
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
-	if (dt != tensor.Float32 && dt != tensor.Float64) || size == 0 {
-		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
-	}
-	key := poolKey{dt, size}
+// acquire marks the pool busy and grows its arenas to sizes (elements per dtype).
+func (p *Pool) acquire(sizes map[tensor.Dtype]int) error {
 	p.mu.Lock()
-	var b *buffer
-	if list := p.free[key]; len(list) > 0 {
-		b = list[len(list)-1]
-		p.free[key] = list[:len(list)-1]
+	defer p.mu.Unlock()
+	if p.busy {
+		return fmt.Errorf("machine: the pool is in use by another running machine")
 	}
-	if b == nil {
-		b = &buffer{key: key}
-		switch dt {
-		case tensor.Float32:
-			s := make([]float32, size)
-			b.backing, b.lo = s, uintptr(unsafe.Pointer(&s[0]))
-			b.hi = b.lo + uintptr(4*size)
-		default:
-			s := make([]float64, size)
-			b.backing, b.lo = s, uintptr(unsafe.Pointer(&s[0]))
-			b.hi = b.lo + uintptr(8*size)
+	p.busy = true
+	if n := sizes[tensor.Float32]; n > len(p.f32) {
+		p.f32 = make([]float32, n)
+	}
+	if n := sizes[tensor.Float64]; n > len(p.f64) {
+		p.f64 = make([]float64, n)
+	}
+	return nil
+}
+
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.busy = false
+	p.mu.Unlock()
+}
+
+// tensor returns the planned slot s as a tensor of the given shape (its element count is s.size).
+func (p *Pool) tensor(s slot, zeroed bool, shape ...int) *tensor.Dense {
+	var backing any
+	switch s.dt {
+	case tensor.Float32:
+		b := p.f32[s.off : s.off+s.size : s.off+s.size]
+		if zeroed {
+			clear(b)
 		}
-		p.held += int64(b.hi - b.lo)
-		zeroed = false // fresh memory is zero already
-	}
-	if p.track != nil {
-		*p.track = append(*p.track, b)
-	}
-	p.mu.Unlock()
-	if zeroed {
-		switch s := b.backing.(type) {
-		case []float32:
-			clear(s)
-		case []float64:
-			clear(s)
+		backing = b
+	default:
+		b := p.f64[s.off : s.off+s.size : s.off+s.size]
+		if zeroed {
+			clear(b)
 		}
+		backing = b
 	}
-	return tensor.New(tensor.WithBacking(b.backing), tensor.WithShape(shape...))
-}
-
-// put returns a buffer whose values are all dead.
-func (p *Pool) put(b *buffer) {
-	p.mu.Lock()
-	p.free[b.key] = append(p.free[b.key], b)
-	p.mu.Unlock()
-}
-
-// handedOut runs fn and returns the buffers Tensor gave out meanwhile.
-func (p *Pool) handedOut(fn func()) []*buffer {
-	var got []*buffer
-	p.mu.Lock()
-	p.track = &got
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.track = nil
-		p.mu.Unlock()
-	}()
-	fn()
-	return got
+	return tensor.New(tensor.WithBacking(backing), tensor.WithShape(shape...))
 }
 
 // String describes the pool for logs.
 func (p *Pool) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, l := range p.free {
-		n += len(l)
+	return fmt.Sprintf("pool: %.1f MB of arenas", float64(p.Bytes())/1e6)
+}
+
+// stepAllocator is the Allocator one op gets: it hands out that op's planned slot, once.
+type stepAllocator struct {
+	pool *Pool
+	slot slot
+	name string
+	out  *tensor.Dense // what Tensor handed out
+	err  error
+}
+
+func (a *stepAllocator) Tensor(dt tensor.Dtype, zeroed bool, shape ...int) *tensor.Dense {
+	size := 1
+	for _, d := range shape {
+		size *= d
 	}
-	return fmt.Sprintf("pool: %d free buffers, %.1f MB held", n, float64(p.held)/1e6)
+	switch {
+	case a.out != nil:
+		a.err = fmt.Errorf("machine: %q asked for a second output tensor", a.name)
+	case dt != a.slot.dt || size != a.slot.size:
+		a.err = fmt.Errorf("machine: %q asked for %d %v elements, its node has %d %v", a.name, size, dt, a.slot.size, a.slot.dt)
+	default:
+		a.out = a.pool.tensor(a.slot, zeroed, shape...)
+		return a.out
+	}
+	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...)) // not used: the error stops the run
 }
