@@ -80,7 +80,7 @@ func (op *maxPoolOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, erro
 	}
 	n, c, h, w := s[0], s[1], s[2], s[3]
 	oh, ow := op.outSize(h, w)
-	y := outLike(a, x.Dtype(), n, c, oh, ow)
+	y := outUninit(a, x.Dtype(), n, c, oh, ow) // every output element is written
 	op.argmax = scratchInt32(op.argmax, n*c*oh*ow)
 	op.inShape = [4]int{n, c, h, w}
 	op.pass++
@@ -226,6 +226,18 @@ func (op *maxPoolGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, 
 	if f.pass == 0 || f.inShape != [4]int{n, c, h, w} || !dy.Shape().Eq(tensor.Shape{n, c, oh, ow}) {
 		return nil, fmt.Errorf("%s: backward pass without a matching forward pass", op.name)
 	}
+	if f.k == 2 && f.stride == 2 && f.pad == 0 {
+		// Windows that neither overlap nor leave gaps: dx is written once, window by window, without zeroing it
+		// first and scattering into it.
+		dx := outUninit(a, dy.Dtype(), n, c, h, w)
+		switch dy.Dtype() {
+		case tensor.Float64:
+			maxPoolBackward2x2(dy.Float64s(), dx.Float64s(), f.argmax, n*c, h, w, oh, ow)
+		default:
+			maxPoolBackward2x2(dy.Float32s(), dx.Float32s(), f.argmax, n*c, h, w, oh, ow)
+		}
+		return dx, nil
+	}
 	dx := outLike(a, dy.Dtype(), n, c, h, w)
 	switch dy.Dtype() {
 	case tensor.Float64:
@@ -234,6 +246,28 @@ func (op *maxPoolGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, 
 		maxPoolBackward(dy.Float32s(), dx.Float32s(), f.argmax, n*c, h*w, oh*ow)
 	}
 	return dx, nil
+}
+
+// maxPoolBackward2x2 is maxPoolBackward for 2×2 windows with stride 2 and no padding, writing every element of dx:
+// each window gets its dy at the recorded index (added to zero, so a −0 becomes +0 exactly as the scatter makes it)
+// and zeros elsewhere; the rows and columns no window covers (odd h or w) are zeroed.
+func maxPoolBackward2x2[T float](dy, dx []T, idx []int32, planes, h, w, oh, ow int) {
+	parallelFor(planes, planes*h*w, func() func(int) {
+		return func(p int) {
+			d, g, ix := dx[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow], idx[p*oh*ow:(p+1)*oh*ow]
+			var zero T
+			for i := 0; i < oh; i++ {
+				r0, r1 := d[2*i*w:2*i*w+w], d[(2*i+1)*w:(2*i+1)*w+w]
+				for j := 0; j < ow; j++ {
+					r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = 0, 0, 0, 0
+					d[ix[i*ow+j]] = zero + g[i*ow+j]
+				}
+				clear(r0[2*ow:])
+				clear(r1[2*ow:])
+			}
+			clear(d[2*oh*w:])
+		}
+	})
 }
 
 // maxPoolBackward adds each dy element into dx at its recorded index, plane by plane in parallel; within a plane
