@@ -6,7 +6,6 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
@@ -21,14 +20,7 @@ func TestAcceleratedMatchesReference(t *testing.T) {
 		t.Skip("no accelerators in this build (they come with -tags dnnl)")
 	}
 	const n = 8
-	rng := rand.New(rand.NewSource(3))
-	b := datasets.Batch{N: n, X: make([]float32, n*3*32*32), Y: make([]int, n)}
-	for i := range b.X {
-		b.X[i] = float32(rng.NormFloat64())
-	}
-	for i := range b.Y {
-		b.Y[i] = rng.Intn(10)
-	}
+	b := randomBatch(rand.New(rand.NewSource(3)), n, [3]int{3, 32, 32})
 	for _, arch := range []string{"vgg11", "vgg16", "resnet20", "resnet18", "mobilenet_v1", "mobilenet_v2"} {
 		for _, c := range []struct {
 			act string

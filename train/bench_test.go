@@ -37,6 +37,19 @@ func BenchmarkEvalStep(b *testing.B) {
 	benchStep(b, "vgg_mini", [3]int{1, 28, 28}, layers.Swapped, false)
 }
 
+// randomBatch draws n images of the given shape with standard normal pixels, then n labels uniform over 10
+// classes, from rng.
+func randomBatch(rng *rand.Rand, n int, shape [3]int) datasets.Batch {
+	b := datasets.Batch{N: n, X: make([]float32, n*shape[0]*shape[1]*shape[2]), Y: make([]int, n)}
+	for i := range b.X {
+		b.X[i] = float32(rng.NormFloat64())
+	}
+	for i := range b.Y {
+		b.Y[i] = rng.Intn(10)
+	}
+	return b
+}
+
 func benchStep(b *testing.B, arch string, shape [3]int, pl layers.Placement, training bool) {
 	const batch = 128
 	m, err := zoo.New(zoo.Config{Arch: arch, Classes: 10, InputShape: shape, Activation: layers.MustActivation("tanh"),
@@ -49,14 +62,7 @@ func benchStep(b *testing.B, arch string, shape [3]int, pl layers.Placement, tra
 		b.Fatal(err)
 	}
 	defer trn.Close()
-	rng := rand.New(rand.NewSource(1))
-	bt := datasets.Batch{N: batch, X: make([]float32, batch*shape[0]*shape[1]*shape[2]), Y: make([]int, batch)}
-	for i := range bt.X {
-		bt.X[i] = float32(rng.NormFloat64())
-	}
-	for i := range bt.Y {
-		bt.Y[i] = rng.Intn(10)
-	}
+	bt := randomBatch(rand.New(rand.NewSource(1)), batch, shape)
 	step := trn.Predict
 	if training {
 		step = trn.Step

@@ -44,14 +44,7 @@ func TestMachineMatchesTapeMachine(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	batches := make([]datasets.Batch, 3)
 	for k := range batches {
-		b := datasets.Batch{N: n, X: make([]float32, n*3*32*32), Y: make([]int, n)}
-		for i := range b.X {
-			b.X[i] = float32(rng.NormFloat64())
-		}
-		for i := range b.Y {
-			b.Y[i] = rng.Intn(10)
-		}
-		batches[k] = b
+		batches[k] = randomBatch(rng, n, [3]int{3, 32, 32})
 	}
 	for _, c := range configs {
 		t.Run(fmt.Sprintf("%s/%s/%s/%v", c.arch, c.act, c.pl, c.dt), func(t *testing.T) {

@@ -129,9 +129,6 @@ func New(g *G.ExprGraph, pool *Pool) (*Machine, error) {
 	return m, nil
 }
 
-// Pool returns the pool the machine draws its buffers from.
-func (m *Machine) Pool() *Pool { return m.pool }
-
 // RunAll runs every node once.
 func (m *Machine) RunAll() error {
 	if err := m.pool.acquire(m.arena); err != nil {
