@@ -43,6 +43,8 @@ type Config struct {
 	Progress io.Writer `json:"-"`
 	// Logger receives messages (epoch summaries, checkpoints, resumes); nil discards them.
 	Logger *slog.Logger `json:"-"`
+	// Track, when set, analyses the model on a subset of the evaluation split after every epoch (see Track).
+	Track *Track `json:"track,omitempty"`
 	// Label prefixes the bar's description, e.g. "swapped".
 	Label string `json:"label,omitempty"`
 }
@@ -83,6 +85,10 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	c.Schedule = c.Schedule.withDefaults()
+	if c.Track != nil {
+		k := c.Track.withDefaults()
+		c.Track = &k
+	}
 	return c
 }
 
@@ -102,6 +108,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := NewOptimizer(c); err != nil {
 		return err
+	}
+	if c.Track != nil {
+		if err := c.Track.Validate(); err != nil {
+			return err
+		}
 	}
 	return c.Schedule.Validate(c.Epochs)
 }

@@ -21,11 +21,14 @@ type EpochStats struct {
 	LR           float64 `json:"lr"`   // learning rate of the epoch's last step
 	TrainLoss    float64 `json:"train_loss"`
 	TrainAcc     float64 `json:"train_acc"`
-	TestLoss     float64 `json:"test_loss"`
-	TestAcc      float64 `json:"test_acc"`
+	EvalLoss     float64 `json:"eval_loss"`
+	EvalAcc      float64 `json:"eval_acc"`
 	ImgPerSec    float64 `json:"img_per_sec"`   // training throughput, data loading included
-	Seconds      float64 `json:"seconds"`       // wall time of the epoch, evaluation included
+	Seconds      float64 `json:"seconds"`       // wall time of the epoch, evaluation and tracking included
 	TotalSeconds float64 `json:"total_seconds"` // wall time of the run up to the end of this epoch
+	// TrackSeconds is the wall time of the end-of-epoch analysis (Config.Track), Layers its per-layer metrics.
+	TrackSeconds float64         `json:"track_seconds,omitempty"`
+	Layers       []LayerDynamics `json:"layers,omitempty"`
 }
 
 // Trainer trains one model. It keeps a compiled graph per batch size (the last partial batch of an epoch gets its
@@ -40,6 +43,8 @@ type Trainer struct {
 	log    *slog.Logger
 	run    *Run // the run directory, nil when training in memory only
 	hooks  hooks
+	// trackSplit is the subset of the evaluation split that Config.Track analyses after every epoch.
+	trackSplit *datasets.Split
 }
 
 // hooks let tests act at fixed points of the loop (poison a weight or gradient, cancel, slow down).
@@ -99,7 +104,7 @@ func (t *Trainer) pass(n int, training bool) (*pass, error) {
 }
 
 // Fit trains for Config.Epochs epochs from the model's current weights, evaluating on test (when not nil) after
-// each, and returns the history. The learning rate follows Config.Schedule over these epochs. On cancellation it
+// each (pass a validation split here to choose epochs on it), and returns the history. The learning rate follows Config.Schedule over these epochs. On cancellation it
 // returns the epochs completed so far and an error wrapping ctx's. Fit keeps nothing on disk; a Run trains in a
 // directory, with checkpoints and resume.
 func (t *Trainer) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
@@ -117,6 +122,7 @@ func (t *Trainer) fit(ctx context.Context, train, test *datasets.Split) ([]Epoch
 	if err := t.bindData(train, test, loader.NumBatches()); err != nil {
 		return nil, err
 	}
+	t.trackSplit = trackSubset(t.Config.Track, test)
 	for t.state.Position.Epoch < t.Config.Epochs {
 		if err := t.trainEpoch(ctx, loader); err != nil {
 			return t.State().History, err
@@ -135,11 +141,11 @@ func (t *Trainer) bindData(train, test *datasets.Split, stepsPerEpoch int) error
 	}
 	rec := &DataRecord{Train: train.Name, TrainSamples: train.N}
 	if test != nil {
-		rec.Test, rec.TestSamples = test.Name, test.N
+		rec.Eval, rec.EvalSamples = test.Name, test.N
 	}
 	if old := t.state.Data; old != nil && *old != *rec {
 		return fmt.Errorf("the run was trained on %s (%d samples) and evaluated on %q (%d samples), not on %s (%d) and %q (%d)",
-			old.Train, old.TrainSamples, old.Test, old.TestSamples, rec.Train, rec.TrainSamples, rec.Test, rec.TestSamples)
+			old.Train, old.TrainSamples, old.Eval, old.EvalSamples, rec.Train, rec.TrainSamples, rec.Eval, rec.EvalSamples)
 	}
 	if old := t.state.StepsPerEpoch; old != 0 && old != stepsPerEpoch {
 		return fmt.Errorf("the run has %d steps per epoch, batch size %d on %d samples gives %d", old,
@@ -234,7 +240,19 @@ func (t *Trainer) finishEpoch(ctx context.Context, test *datasets.Split) error {
 	stats := EpochStats{Epoch: e + 1, Step: st.GlobalStep, LR: t.lrAt(Position{e, st.StepsPerEpoch - 1}),
 		TrainLoss: p.LossSum / float64(p.Seen), TrainAcc: float64(p.Correct) / float64(p.Seen),
 		ImgPerSec: float64(p.Seen) / p.TrainSeconds}
-	if test != nil {
+	// When the tracked subset is the whole evaluation split, its analysis pass is the evaluation (the same
+	// evaluation-mode forward pass over the same batches, so the same loss and accuracy) and runs once.
+	tracked, err := t.trackEpoch(ctx, &stats)
+	if err != nil {
+		if ctx.Err() != nil {
+			return t.interrupted(ctx, fmt.Errorf("training %s interrupted while analysing epoch %d: %w",
+				t.Model.Config, e+1, err))
+		}
+		return fmt.Errorf("analysing epoch %d: %w", e+1, err)
+	}
+	if test != nil && t.trackSplit == test {
+		stats.EvalLoss, stats.EvalAcc = tracked.Loss, tracked.Accuracy
+	} else if test != nil {
 		ev, err := t.Evaluate(ctx, test, nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -243,7 +261,7 @@ func (t *Trainer) finishEpoch(ctx context.Context, test *datasets.Split) error {
 			}
 			return fmt.Errorf("evaluating epoch %d: %w", e+1, err)
 		}
-		stats.TestLoss, stats.TestAcc = ev.Loss, ev.Accuracy
+		stats.EvalLoss, stats.EvalAcc = ev.Loss, ev.Accuracy
 	}
 	stats.Seconds = p.TrainSeconds + time.Since(start).Seconds()
 	stats.TotalSeconds = stats.Seconds
@@ -254,8 +272,8 @@ func (t *Trainer) finishEpoch(ctx context.Context, test *datasets.Split) error {
 	st.Position = Position{Epoch: e + 1}
 	st.EpochProgress = EpochProgress{}
 	t.log.Info("epoch done", "epoch", stats.Epoch, "of", t.Config.Epochs, "step", stats.Step, "lr", stats.LR,
-		"train_loss", stats.TrainLoss, "train_acc", stats.TrainAcc, "test_loss", stats.TestLoss,
-		"test_acc", stats.TestAcc, "img_per_sec", round1(stats.ImgPerSec), "seconds", round1(stats.Seconds))
+		"train_loss", stats.TrainLoss, "train_acc", stats.TrainAcc, "eval_loss", stats.EvalLoss,
+		"eval_acc", stats.EvalAcc, "img_per_sec", round1(stats.ImgPerSec), "seconds", round1(stats.Seconds))
 	if t.run != nil {
 		return t.run.endOfEpoch(t, test != nil)
 	}

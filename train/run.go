@@ -21,7 +21,9 @@ import (
 //	run.json       RunConfig, written when the run is created
 //	log.csv        one row per finished epoch (EpochStats), rewritten atomically after each epoch
 //	log.jsonl      the same rows as JSON Lines
-//	best.json      BestCheckpoint: the end-of-epoch checkpoint with the highest test accuracy
+//	best.json      BestCheckpoint: the end-of-epoch checkpoint with the highest accuracy on the evaluation split
+//	               (the validation split when the run holds one out, see DataSpec.ValFraction)
+//	metrics.jsonl  with Config.Track: per-layer saturation metrics of every finished epoch, one line per layer
 //	checkpoints/   see LoadCheckpoint; the Keep latest plus the best are kept
 //
 // Resume continues the run from its newest checkpoint; the logs are rewritten from that checkpoint's history, so
@@ -52,13 +54,45 @@ type DataSpec struct {
 	// Each excludes the matching *Subset.
 	TrainPerClass int `json:"train_per_class,omitempty"`
 	TestPerClass  int `json:"test_per_class,omitempty"`
+	// ValFraction, when positive, holds out that fraction of the (subsetted) training split as a validation split
+	// (datasets.Holdout: stratified, drawn with ValSeed), so that every choice — the best epoch, a learning rate —
+	// is made on data that is neither trained on nor the test split. The same fraction and seed give the same
+	// images to every run.
+	ValFraction float64 `json:"val_fraction,omitempty"`
+	ValSeed     int64   `json:"val_seed,omitempty"`
 }
 
-// Load loads the splits d describes.
+// Splits are a run's data: what it trains on, what it validates on each epoch (nil without a validation
+// fraction) and its test split.
+type Splits struct {
+	Train, Val, Test *datasets.Split
+}
+
+// Eval is the split a run evaluates on after each epoch and picks its best checkpoint by: the validation split
+// when there is one, else the test split (the behaviour of a run without a validation fraction).
+func (s Splits) Eval() *datasets.Split {
+	if s.Val != nil {
+		return s.Val
+	}
+	return s.Test
+}
+
+// Load loads the training and test splits d describes; with a validation fraction the training split is what
+// remains after the hold-out (use LoadSplits to get the validation split too).
 func (d DataSpec) Load() (train, test *datasets.Split, err error) {
-	train, test, err = datasets.Load(d.Name, d.Dir)
+	s, err := d.LoadSplits()
 	if err != nil {
 		return nil, nil, err
+	}
+	return s.Train, s.Test, nil
+}
+
+// LoadSplits loads the splits d describes: the subsets first, then the validation hold-out from what remains of
+// the training split.
+func (d DataSpec) LoadSplits() (Splits, error) {
+	train, test, err := datasets.Load(d.Name, d.Dir)
+	if err != nil {
+		return Splits{}, err
 	}
 	if d.TrainSubset > 0 {
 		train = datasets.Subset(train, d.TrainSubset)
@@ -72,7 +106,13 @@ func (d DataSpec) Load() (train, test *datasets.Split, err error) {
 	if d.TestPerClass > 0 {
 		test = datasets.SubsetPerClass(test, d.TestPerClass)
 	}
-	return train, test, nil
+	out := Splits{Train: train, Test: test}
+	if d.ValFraction > 0 {
+		if out.Train, out.Val, err = datasets.Holdout(train, d.ValFraction, d.ValSeed); err != nil {
+			return Splits{}, fmt.Errorf("val_fraction: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func (rc RunConfig) dtype() (tensor.Dtype, error) {
@@ -108,6 +148,9 @@ func (rc RunConfig) Validate() error {
 		if c.perClass > 0 && c.of > 0 {
 			return &ConfigError{Field: c.field, Reason: "cannot be combined with the first-N subset of the same split"}
 		}
+	}
+	if f := rc.Data.ValFraction; f != 0 && !(f > 0 && f < 1) {
+		return &ConfigError{Field: "val_fraction", Reason: fmt.Sprintf("must be in (0, 1) or 0 for none, got %v", f)}
 	}
 	if err := rc.Model.Validate(); err != nil {
 		return err
@@ -292,9 +335,9 @@ func (r *Run) checkpoint(t *Trainer) error {
 func (r *Run) endOfEpoch(t *Trainer, evaluated bool) error {
 	st := &t.state
 	last := st.History[len(st.History)-1]
-	newBest := evaluated && (st.Best == nil || last.TestAcc > st.Best.TestAcc)
+	newBest := evaluated && (st.Best == nil || last.EvalAcc > st.Best.EvalAcc)
 	if newBest {
-		st.Best = &BestCheckpoint{Checkpoint: nameFor(*st), Epoch: last.Epoch, TestAcc: last.TestAcc}
+		st.Best = &BestCheckpoint{Checkpoint: nameFor(*st), Epoch: last.Epoch, EvalAcc: last.EvalAcc}
 	}
 	if err := r.checkpoint(t); err != nil {
 		return err
@@ -305,7 +348,7 @@ func (r *Run) endOfEpoch(t *Trainer, evaluated bool) error {
 		if err := atomicfile.Write(filepath.Join(r.Dir, bestFile), append(js, '\n')); err != nil {
 			return err
 		}
-		t.log.Info("new best", "epoch", last.Epoch, "test_acc", last.TestAcc, "checkpoint", st.Best.Checkpoint)
+		t.log.Info("new best", "epoch", last.Epoch, "eval_acc", last.EvalAcc, "checkpoint", st.Best.Checkpoint)
 	}
 	return writeRunLogs(r.Dir, st.History)
 }

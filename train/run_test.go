@@ -480,11 +480,11 @@ func TestRunDirectory(t *testing.T) {
 	}
 	best := r.Trainer.State().Best
 	wantBest := "step-000000005-epoch-0001"
-	if history[1].TestAcc > history[0].TestAcc {
+	if history[1].EvalAcc > history[0].EvalAcc {
 		wantBest = "step-000000010-epoch-0002"
 	}
 	if best == nil || best.Checkpoint != wantBest {
-		t.Fatalf("best %+v, want %s (test accuracies %v, %v)", best, wantBest, history[0].TestAcc, history[1].TestAcc)
+		t.Fatalf("best %+v, want %s (test accuracies %v, %v)", best, wantBest, history[0].EvalAcc, history[1].EvalAcc)
 	}
 	want := []string{"step-000000008", "step-000000010-epoch-0002"}
 	if wantBest != want[1] {
@@ -513,7 +513,7 @@ func TestRunDirectory(t *testing.T) {
 	}
 	for i, line := range lines {
 		var h EpochStats
-		if err := json.Unmarshal([]byte(line), &h); err != nil || h != history[i] {
+		if err := json.Unmarshal([]byte(line), &h); err != nil || !reflect.DeepEqual(h, history[i]) {
 			t.Fatalf("log.jsonl line %d: %s (%v), want %+v", i+1, line, err, history[i])
 		}
 	}

@@ -18,7 +18,7 @@ const (
 )
 
 // logColumns are log.csv's columns, in order; they are EpochStats's JSON keys.
-var logColumns = []string{"epoch", "step", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "img_per_sec",
+var logColumns = []string{"epoch", "step", "lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "img_per_sec",
 	"seconds", "total_seconds"}
 
 // writeRunLogs rewrites log.csv and log.jsonl in dir from history, each atomically. Rewriting rather than
@@ -31,7 +31,7 @@ func writeRunLogs(dir string, history []EpochStats) error {
 	for _, h := range history {
 		f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 		_ = w.Write([]string{strconv.Itoa(h.Epoch), strconv.Itoa(h.Step), f(h.LR), f(h.TrainLoss), f(h.TrainAcc),
-			f(h.TestLoss), f(h.TestAcc), f(h.ImgPerSec), f(h.Seconds), f(h.TotalSeconds)})
+			f(h.EvalLoss), f(h.EvalAcc), f(h.ImgPerSec), f(h.Seconds), f(h.TotalSeconds)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -45,6 +45,9 @@ func writeRunLogs(dir string, history []EpochStats) error {
 		}
 	}
 	if err := atomicfile.Write(filepath.Join(dir, logCSV), cb.Bytes()); err != nil {
+		return err
+	}
+	if err := writeMetrics(dir, history); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, logJSONL), jb.Bytes())

@@ -36,19 +36,20 @@ type EpochProgress struct {
 	TrainSeconds float64 `json:"train_seconds"` // wall time spent on this epoch's steps so far
 }
 
-// BestCheckpoint names the end-of-epoch checkpoint with the highest test accuracy (the earliest on ties).
+// BestCheckpoint names the end-of-epoch checkpoint with the highest accuracy on the evaluation split (the
+// validation split when the run has one; the earliest on ties).
 type BestCheckpoint struct {
 	Checkpoint string  `json:"checkpoint"`
 	Epoch      int     `json:"epoch"`
-	TestAcc    float64 `json:"test_acc"`
+	EvalAcc    float64 `json:"eval_acc"`
 }
 
 // DataRecord identifies a run's splits by name and size.
 type DataRecord struct {
 	Train        string `json:"train"`
 	TrainSamples int    `json:"train_samples"`
-	Test         string `json:"test,omitempty"`
-	TestSamples  int    `json:"test_samples,omitempty"`
+	Eval         string `json:"eval,omitempty"`
+	EvalSamples  int    `json:"eval_samples,omitempty"`
 }
 
 // clone returns a deep copy (the history and best are shared otherwise).
