@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"github.com/bnzoo/bnzoo/internal/plotkit"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -237,7 +239,7 @@ func WriteComparisonDir(dir string, reports []*Report, labels []string) error {
 	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("analysis: %w", err)
 	}
-	if err := writeFigure(filepath.Join(figDir, LayerMetricsFigure), layerMetricsFigure(reports, labels)); err != nil {
+	if err := plotkit.Write(filepath.Join(figDir, LayerMetricsFigure), layerMetricsFigure(reports, labels)); err != nil {
 		return err
 	}
 	figs := make([]layerFigures, len(names))
@@ -245,14 +247,14 @@ func WriteComparisonDir(dir string, reports []*Report, labels []string) error {
 		stem := fileStem(i, len(names), n)
 		if f, err := pooledFigure(reports, labels, n); err == nil {
 			name := "pooled_hist_" + stem + ".png"
-			if err := writeFigure(filepath.Join(figDir, name), f); err != nil {
+			if err := plotkit.Write(filepath.Join(figDir, name), f); err != nil {
 				return err
 			}
 			figs[i].pooled = name
 		}
 		if f, err := scatterFigure(reports, labels, n); err == nil {
 			name := "saturated_fractions_" + stem + ".png"
-			if err := writeFigure(filepath.Join(figDir, name), f); err != nil {
+			if err := plotkit.Write(filepath.Join(figDir, name), f); err != nil {
 				return err
 			}
 			figs[i].scatter = name

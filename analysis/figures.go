@@ -1,28 +1,23 @@
 package analysis
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/internal/plotkit"
 )
 
-// Figure sizes in pixels. Every figure is a PNG rendered at figureDPI with
+// Figure sizes in pixels. Every figure is a PNG rendered at plotkit.DPI with
 // a white background and a fixed size per figure type, independent of the
 // number of layers, channels or reports.
 const (
-	figureDPI = 96
 	// The 2×2 grid of per-layer metric curves.
 	metricsFigureW, metricsFigureH = 1200, 900
 	// The grid of histograms of one layer (pooled + top channels).
@@ -46,212 +41,6 @@ const (
 	HistogramNext HistogramKind = "next"
 )
 
-// palette holds well separated colours for the reports' series.
-var palette = []color.RGBA{
-	{0x1f, 0x77, 0xb4, 0xff}, // blue
-	{0xd6, 0x27, 0x28, 0xff}, // red
-	{0x2c, 0xa0, 0x2c, 0xff}, // green
-	{0xff, 0x7f, 0x0e, 0xff}, // orange
-	{0x94, 0x67, 0xbd, 0xff}, // purple
-	{0x8c, 0x56, 0x4b, 0xff}, // brown
-	{0xe3, 0x77, 0xc2, 0xff}, // pink
-	{0x17, 0xbe, 0xcf, 0xff}, // cyan
-}
-
-// glyphs are the markers of the series: filled shapes first.
-var glyphs = []draw.GlyphDrawer{
-	draw.CircleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{},
-	draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
-}
-
-func seriesColor(i int) color.RGBA { return palette[i%len(palette)] }
-
-func withAlpha(c color.RGBA, a uint8) color.NRGBA {
-	return color.NRGBA{R: c.R, G: c.G, B: c.B, A: a}
-}
-
-var (
-	gray       = color.RGBA{0x55, 0x55, 0x55, 0xff}
-	lightGray  = color.RGBA{0xdd, 0xdd, 0xdd, 0xff}
-	dashStyle  = []vg.Length{vg.Points(5), vg.Points(4)}
-	histFill   = color.RGBA{0x4c, 0x72, 0xb0, 0xff}
-	histFillBN = color.RGBA{0x55, 0xa8, 0x68, 0xff}
-)
-
-// legendItem is one entry of a figure's legend.
-type legendItem struct {
-	name   string
-	thumbs []plot.Thumbnailer
-}
-
-// figure is a title, a legend strip and a grid of panels, rendered to PNG.
-type figure struct {
-	title      string
-	legend     []legendItem
-	rows, cols int
-	panels     []*plot.Plot // row-major, rows·cols long; nil leaves a cell empty
-	w, h       int          // pixels
-}
-
-// sans returns the sans-serif face (Liberation Sans, embedded in the
-// plotting library) at the given size in points.
-func sans(size vg.Length) font.Font {
-	f := plot.DefaultFont
-	f.Variant = "Sans"
-	f.Size = size
-	return f
-}
-
-// pxLen converts pixels at figureDPI to a vg length.
-func pxLen(px int) vg.Length { return vg.Length(px) * vg.Inch / figureDPI }
-
-// png renders the figure. A panic inside the plotting library becomes an
-// error.
-func (f *figure) png() (data []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			data, err = nil, fmt.Errorf("render %q: %v", f.title, r)
-		}
-	}()
-	if f.rows < 1 || f.cols < 1 || len(f.panels) != f.rows*f.cols {
-		return nil, fmt.Errorf("render %q: %d panels for a %d×%d grid", f.title, len(f.panels), f.rows, f.cols)
-	}
-	c := vgimg.NewWith(vgimg.UseWH(pxLen(f.w), pxLen(f.h)), vgimg.UseDPI(figureDPI))
-	dc := draw.New(c)
-	pad := vg.Points(8)
-	y := dc.Max.Y - pad
-
-	// Title, centred, one or more lines.
-	ts := text.Style{Font: sans(15), Handler: plot.DefaultTextHandler,
-		Color: color.Black, XAlign: draw.XCenter, YAlign: draw.YTop}
-	if f.title != "" {
-		dc.FillText(ts, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: y}, f.title)
-		y -= ts.Height(f.title) + pad
-	}
-
-	// Legend: entries side by side, wrapped into centred lines, above the
-	// panels so that it never covers data.
-	if len(f.legend) > 0 {
-		lg := plot.NewLegend()
-		lg.Top, lg.Left = true, true
-		lg.TextStyle.Font = sans(12)
-		lg.ThumbnailWidth = vg.Points(28)
-		gap := vg.Points(24)
-		type placed struct {
-			item  legendItem
-			width vg.Length
-		}
-		var lines [][]placed
-		var lineW []vg.Length
-		maxW := dc.Max.X - dc.Min.X - 2*pad
-		for _, it := range f.legend {
-			w := lg.ThumbnailWidth + lg.TextStyle.Rectangle(" "+it.name).Max.X
-			n := len(lines)
-			if n == 0 || lineW[n-1]+gap+w > maxW {
-				lines = append(lines, nil)
-				lineW = append(lineW, -gap)
-				n++
-			}
-			lines[n-1] = append(lines[n-1], placed{it, w})
-			lineW[n-1] += gap + w
-		}
-		entryH := lg.TextStyle.Height("Mg") + vg.Points(4)
-		for i, line := range lines {
-			x := (dc.Min.X+dc.Max.X)/2 - lineW[i]/2
-			for _, p := range line {
-				l := plot.NewLegend()
-				l.Top, l.Left = true, true
-				l.TextStyle = lg.TextStyle
-				l.ThumbnailWidth = lg.ThumbnailWidth
-				l.Add(p.item.name, p.item.thumbs...)
-				sub := dc
-				sub.Min = vg.Point{X: x, Y: y - entryH}
-				sub.Max = vg.Point{X: x + p.width + pad, Y: y}
-				l.Draw(sub)
-				x += p.width + gap
-			}
-			y -= entryH
-		}
-		y -= pad
-	}
-
-	body := draw.Crop(dc, 0, 0, 0, -(dc.Max.Y - y))
-	tiles := draw.Tiles{Rows: f.rows, Cols: f.cols,
-		PadTop: vg.Points(4), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(14),
-		PadX: vg.Points(22), PadY: vg.Points(18)}
-	// Each panel fills its tile (plot.Align would line up the data areas,
-	// but shifts panels whose top tick label needs room).
-	for j := 0; j < f.rows; j++ {
-		for i := 0; i < f.cols; i++ {
-			if p := f.panels[j*f.cols+i]; p != nil {
-				p.Draw(tiles.At(body, i, j))
-			}
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("render %q: %w", f.title, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// writeFigure renders f and writes it to path atomically.
-func writeFigure(path string, f *figure) error {
-	data, err := f.png()
-	if err != nil {
-		return fmt.Errorf("analysis: figure %s: %w", path, err)
-	}
-	if err := atomicfile.Write(path, data); err != nil {
-		return fmt.Errorf("analysis: figure: %w", err)
-	}
-	return nil
-}
-
-// newPanel returns a plot with a title, axis labels and a light grid.
-func newPanel(title, xlabel, ylabel string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle.Font = sans(13)
-	p.Title.Padding = vg.Points(6)
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	p.X.Label.TextStyle.Font = sans(12)
-	p.Y.Label.TextStyle.Font = sans(12)
-	p.X.Tick.Label.Font = sans(10)
-	p.Y.Tick.Label.Font = sans(10)
-	p.X.Label.Padding = vg.Points(4)
-	g := plotter.NewGrid()
-	g.Vertical.Color = lightGray
-	g.Horizontal.Color = lightGray
-	p.Add(g)
-	return p
-}
-
-// emptyNote marks a panel without data with a text centred in its (already
-// set) axis ranges.
-func emptyNote(p *plot.Plot, note string) {
-	at := plotter.XY{X: (p.X.Min + p.X.Max) / 2, Y: (p.Y.Min + p.Y.Max) / 2}
-	l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{at}, Labels: []string{note}})
-	if err == nil {
-		l.TextStyle[0].XAlign = draw.XCenter
-		l.TextStyle[0].YAlign = draw.YCenter
-		l.TextStyle[0].Font = sans(13)
-		l.TextStyle[0].Color = gray
-		p.Add(l)
-	}
-}
-
-// headroom returns an upper axis limit a little above max (at least tiny),
-// so that the highest point is not drawn on the frame.
-func headroom(max float64) float64 {
-	if !(max > 0) || math.IsInf(max, 0) {
-		return 1
-	}
-	return max * 1.08
-}
-
-// checkLabels returns the labels to use for the reports: the given ones,
-// which must be one per report, non-empty and distinct, or the FormatTable
 // labels when labels is nil. It fails on a nil report.
 func checkLabels(reports []*Report, labels []string) ([]string, error) {
 	if len(reports) == 0 {
@@ -340,11 +129,11 @@ func layerMetricPanels(reports []*Report) []metricPanel {
 // index (layer names as tick labels), one series per report. Layers a
 // report lacks or whose metric is null (unbounded activations) are left
 // out of that series, which breaks its line there.
-func layerMetricsFigure(reports []*Report, labels []string) *figure {
+func layerMetricsFigure(reports []*Report, labels []string) *plotkit.Figure {
 	names := layerNames(reports)
 	panels := layerMetricPanels(reports)
-	f := &figure{rows: 2, cols: 2, w: metricsFigureW, h: metricsFigureH,
-		title: fmt.Sprintf("Per-layer metrics: %s\n(%s; z = activation output normalised to [−1, 1])",
+	f := &plotkit.Figure{Rows: 2, Cols: 2, W: metricsFigureW, H: metricsFigureH,
+		Title: fmt.Sprintf("Per-layer metrics: %s\n(%s; z = activation output normalised to [−1, 1])",
 			strings.Join(labels, " vs "), optionsNote(reports))}
 	// At most maxTickLabels labelled layers per axis; the others get an
 	// unlabelled tick.
@@ -358,10 +147,10 @@ func layerMetricsFigure(reports []*Report, labels []string) *figure {
 		}
 	}
 	for i := range reports {
-		f.legend = append(f.legend, legendItem{labels[i], seriesThumbs(i)})
+		f.Legend = append(f.Legend, plotkit.LegendItem{Name: labels[i], Thumbs: plotkit.SeriesThumbs(i)})
 	}
 	for _, mp := range panels {
-		p := newPanel(mp.title, "layer (model order)", mp.ylabel)
+		p := plotkit.NewPanel(mp.title, "layer (model order)", mp.ylabel)
 		maxY := 0.0
 		have := false
 		for ri, r := range reports {
@@ -377,7 +166,7 @@ func layerMetricsFigure(reports []*Report, labels []string) *figure {
 			flush := func() {
 				if len(seg) > 1 {
 					if ln, err := plotter.NewLine(seg); err == nil {
-						ln.LineStyle = seriesLine(ri)
+						ln.LineStyle = plotkit.SeriesLine(ri)
 						p.Add(ln)
 					}
 				}
@@ -397,7 +186,7 @@ func layerMetricsFigure(reports []*Report, labels []string) *figure {
 			if len(all) > 0 {
 				have = true
 				if sc, err := plotter.NewScatter(all); err == nil {
-					sc.GlyphStyle = seriesGlyph(ri)
+					sc.GlyphStyle = plotkit.SeriesGlyph(ri)
 					if len(names) > 20 {
 						sc.GlyphStyle.Radius = vg.Points(2.5)
 					}
@@ -406,9 +195,9 @@ func layerMetricsFigure(reports []*Report, labels []string) *figure {
 			}
 		}
 		p.X.Min, p.X.Max = -0.5, math.Max(float64(len(names))-0.5, 0.5)
-		p.Y.Min, p.Y.Max = 0, headroom(maxY)
+		p.Y.Min, p.Y.Max = 0, plotkit.Headroom(maxY)
 		if !have {
-			emptyNote(p, mp.note)
+			plotkit.EmptyNote(p, mp.note)
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		if len(names) > 3 {
@@ -416,43 +205,11 @@ func layerMetricsFigure(reports []*Report, labels []string) *figure {
 			p.X.Tick.Label.XAlign = draw.XRight
 			p.X.Tick.Label.YAlign = draw.YCenter
 		}
-		f.panels = append(f.panels, p)
+		f.Panels = append(f.Panels, p)
 	}
 	return f
 }
 
-func seriesLine(i int) draw.LineStyle {
-	return draw.LineStyle{Color: seriesColor(i), Width: vg.Points(2)}
-}
-
-func seriesGlyph(i int) draw.GlyphStyle {
-	return draw.GlyphStyle{Color: seriesColor(i), Radius: vg.Points(4), Shape: glyphs[i%len(glyphs)]}
-}
-
-// seriesThumbs returns the legend thumbnails of series i: its line and its
-// marker.
-func seriesThumbs(i int) []plot.Thumbnailer {
-	ln := &plotter.Line{LineStyle: seriesLine(i)}
-	sc := &plotter.Scatter{GlyphStyle: seriesGlyph(i)}
-	return []plot.Thumbnailer{ln, sc}
-}
-
-// dashedThumb is a legend thumbnail of a dashed gray line.
-func dashedThumb() plot.Thumbnailer {
-	return &plotter.Line{LineStyle: draw.LineStyle{Color: gray, Width: vg.Points(1.5), Dashes: dashStyle}}
-}
-
-// vline adds a dashed vertical line at x spanning [0, ymax].
-func vline(p *plot.Plot, x, ymax float64) {
-	ln, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: ymax}})
-	if err != nil {
-		return
-	}
-	ln.LineStyle = draw.LineStyle{Color: gray, Width: vg.Points(1.5), Dashes: dashStyle}
-	p.Add(ln)
-}
-
-// usableHist reports whether h can be drawn: finite Lo < Hi, at least one
 // bin, no negative count and at least one value.
 func usableHist(h *Histogram) bool {
 	if h == nil || len(h.Counts) == 0 || math.IsNaN(h.Lo) || math.IsNaN(h.Hi) ||
@@ -510,7 +267,7 @@ func addSteps(p *plot.Plot, h *Histogram, i int, density bool) float64 {
 	pts = append(pts, plotter.XY{X: h.Hi, Y: fr[len(fr)-1]})
 	if ln, err := plotter.NewLine(pts); err == nil {
 		ln.StepStyle = plotter.PostStep
-		ln.LineStyle = seriesLine(i)
+		ln.LineStyle = plotkit.SeriesLine(i)
 		p.Add(ln)
 	}
 	return max
@@ -552,7 +309,7 @@ func gridShape(n int) (rows, cols int) {
 
 // histogramFigure builds the grid of one layer's histograms of the given
 // kind: the pooled histogram first, then the most asymmetric channels.
-func histogramFigure(r *Report, l LayerMetrics, kind HistogramKind) (*figure, error) {
+func histogramFigure(r *Report, l LayerMetrics, kind HistogramKind) (*plotkit.Figure, error) {
 	hs := l.Histograms
 	if hs == nil {
 		return nil, fmt.Errorf("layer %q has no histograms", l.Name)
@@ -565,7 +322,7 @@ func histogramFigure(r *Report, l LayerMetrics, kind HistogramKind) (*figure, er
 	var xlabel, title string
 	var lineAt float64
 	var legendName string
-	fill := histFill
+	fill := plotkit.HistFill
 	switch kind {
 	case HistogramZ:
 		if !usableHist(hs.Z) {
@@ -584,7 +341,7 @@ func histogramFigure(r *Report, l LayerMetrics, kind HistogramKind) (*figure, er
 		title = fmt.Sprintf("%s (%s, %s): histograms of the %s", l.Name, l.Activation, l.Placement, nextName(l.Placement))
 		lineAt = r.Tau
 		legendName = fmt.Sprintf("next = ±τ, τ = %g: sparse band lies inside", r.Tau)
-		fill = histFillBN
+		fill = plotkit.HistFillBN
 		panels = append(panels, panel{hs.Next, fmt.Sprintf("pooled over all %d channels%s", l.Channels, outsideNote(hs.Next))})
 	default:
 		return nil, fmt.Errorf("unknown histogram kind %q (want %q or %q)", kind, HistogramZ, HistogramNext)
@@ -614,34 +371,34 @@ func histogramFigure(r *Report, l LayerMetrics, kind HistogramKind) (*figure, er
 	if len(panels) > 1 {
 		title += fmt.Sprintf("\npooled and the %d most asymmetric channels (largest |upper − lower| saturated fraction)", len(panels)-1)
 	}
-	f := &figure{title: title, w: histFigureW, h: histFigureH,
-		legend: []legendItem{
-			{fmt.Sprintf("bars: fraction of the values in each bin (bin width %.3g)", binWidth(panels[0].h)),
-				[]plot.Thumbnailer{&plotter.Histogram{FillColor: fill, LineStyle: draw.LineStyle{Color: fill, Width: vg.Points(0.5)}}}},
-			{legendName, []plot.Thumbnailer{dashedThumb()}},
+	f := &plotkit.Figure{Title: title, W: histFigureW, H: histFigureH,
+		Legend: []plotkit.LegendItem{
+			{Name: fmt.Sprintf("bars: fraction of the values in each bin (bin width %.3g)", binWidth(panels[0].h)),
+				Thumbs: []plot.Thumbnailer{&plotter.Histogram{FillColor: fill, LineStyle: draw.LineStyle{Color: fill, Width: vg.Points(0.5)}}}},
+			{Name: legendName, Thumbs: []plot.Thumbnailer{plotkit.DashedThumb()}},
 		}}
-	f.rows, f.cols = gridShape(len(panels))
-	f.panels = make([]*plot.Plot, f.rows*f.cols)
+	f.Rows, f.Cols = gridShape(len(panels))
+	f.Panels = make([]*plot.Plot, f.Rows*f.Cols)
 	for i, pn := range panels {
-		p := newPanel(pn.title, xlabel, "fraction of values")
+		p := plotkit.NewPanel(pn.title, xlabel, "fraction of values")
 		max := addBars(p, pn.h, fill, false)
-		ymax := headroom(max)
+		ymax := plotkit.Headroom(max)
 		if lineAt > 0 && lineAt < pn.h.Hi {
-			vline(p, lineAt, ymax)
+			plotkit.VLine(p, lineAt, ymax)
 		}
 		if -lineAt > pn.h.Lo {
-			vline(p, -lineAt, ymax)
+			plotkit.VLine(p, -lineAt, ymax)
 		}
 		p.X.Min, p.X.Max = pn.h.Lo, pn.h.Hi
 		p.Y.Min, p.Y.Max = 0, ymax
-		f.panels[i] = p
+		f.Panels[i] = p
 	}
 	return f, nil
 }
 
 // scatterFigure builds the per-channel scatter of upper vs lower saturated
 // fraction of one layer, one series per report, with the diagonal.
-func scatterFigure(reports []*Report, labels []string, layer string) (*figure, error) {
+func scatterFigure(reports []*Report, labels []string, layer string) (*plotkit.Figure, error) {
 	var act string
 	type series struct {
 		i   int
@@ -673,16 +430,16 @@ func scatterFigure(reports []*Report, labels []string, layer string) (*figure, e
 		return nil, fmt.Errorf("layer %q has no per-channel saturated fractions (missing, unbounded or no values)", layer)
 	}
 	delta := reports[0].Delta
-	f := &figure{rows: 1, cols: 1, w: scatterFigureW, h: scatterFigureH,
-		title: fmt.Sprintf("%s (%s): saturated fractions per channel\n(one point per channel, δ = %g)", layer, act, delta)}
-	p := newPanel("", "fraction of z < −1 + δ (lower saturated)", "fraction of z > 1 − δ (upper saturated)")
-	lim := math.Min(1, headroom(maxV))
+	f := &plotkit.Figure{Rows: 1, Cols: 1, W: scatterFigureW, H: scatterFigureH,
+		Title: fmt.Sprintf("%s (%s): saturated fractions per channel\n(one point per channel, δ = %g)", layer, act, delta)}
+	p := plotkit.NewPanel("", "fraction of z < −1 + δ (lower saturated)", "fraction of z > 1 − δ (upper saturated)")
+	lim := math.Min(1, plotkit.Headroom(maxV))
 	if maxV == 0 {
 		lim = 0.05
 	}
 	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: lim, Y: lim}})
 	if err == nil {
-		diag.LineStyle = draw.LineStyle{Color: gray, Width: vg.Points(1.5), Dashes: dashStyle}
+		diag.LineStyle = draw.LineStyle{Color: plotkit.Gray, Width: vg.Points(1.5), Dashes: plotkit.DashStyle}
 		p.Add(diag)
 	}
 	for _, s := range ss {
@@ -690,16 +447,16 @@ func scatterFigure(reports []*Report, labels []string, layer string) (*figure, e
 		if err != nil {
 			continue
 		}
-		g := seriesGlyph(s.i)
-		g.Color = withAlpha(seriesColor(s.i), 0xb0)
+		g := plotkit.SeriesGlyph(s.i)
+		g.Color = plotkit.WithAlpha(plotkit.SeriesColor(s.i), 0xb0)
 		sc.GlyphStyle = g
 		p.Add(sc)
-		f.legend = append(f.legend, legendItem{fmt.Sprintf("%s (%d channels)", labels[s.i], len(s.pts)),
-			[]plot.Thumbnailer{&plotter.Scatter{GlyphStyle: seriesGlyph(s.i)}}})
+		f.Legend = append(f.Legend, plotkit.LegendItem{Name: fmt.Sprintf("%s (%d channels)", labels[s.i], len(s.pts)),
+			Thumbs: []plot.Thumbnailer{&plotter.Scatter{GlyphStyle: plotkit.SeriesGlyph(s.i)}}})
 	}
-	f.legend = append(f.legend, legendItem{"upper = lower (symmetric saturation)", []plot.Thumbnailer{dashedThumb()}})
+	f.Legend = append(f.Legend, plotkit.LegendItem{Name: "upper = lower (symmetric saturation)", Thumbs: []plot.Thumbnailer{plotkit.DashedThumb()}})
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, lim, 0, lim
-	f.panels = []*plot.Plot{p}
+	f.Panels = []*plot.Plot{p}
 	return f, nil
 }
 
@@ -707,7 +464,7 @@ func scatterFigure(reports []*Report, labels []string, layer string) (*figure, e
 // several reports overlaid as step lines (z panel only when some report
 // has one). The y axis is the fraction of values per bin when all the
 // reports' histograms of a panel share their bins, the density otherwise.
-func pooledFigure(reports []*Report, labels []string, layer string) (*figure, error) {
+func pooledFigure(reports []*Report, labels []string, layer string) (*plotkit.Figure, error) {
 	var act string
 	placements := map[string]bool{} // only looked up
 	var placement string
@@ -736,8 +493,8 @@ func pooledFigure(reports []*Report, labels []string, layer string) (*figure, er
 	if len(placements) == 1 {
 		nextLabel = nextAxis(placement)
 	}
-	f := &figure{w: pooledFigureW, h: pooledFigureH,
-		title: fmt.Sprintf("%s (%s): histograms pooled over all channels", layer, act)}
+	f := &plotkit.Figure{W: pooledFigureW, H: pooledFigureH,
+		Title: fmt.Sprintf("%s (%s): histograms pooled over all channels", layer, act)}
 	for _, pn := range []struct {
 		hs            []*Histogram
 		title, xlabel string
@@ -767,16 +524,16 @@ func pooledFigure(reports []*Report, labels []string, layer string) (*figure, er
 		if !sameBins {
 			ylabel = "density (fraction of values per unit of " + pn.unit + ")"
 		}
-		p := newPanel(pn.title, pn.xlabel, ylabel)
+		p := plotkit.NewPanel(pn.title, pn.xlabel, ylabel)
 		for i, h := range pn.hs {
 			if h != nil {
 				maxY = math.Max(maxY, addSteps(p, h, i, !sameBins))
 			}
 		}
-		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = lo, hi, 0, headroom(maxY)
-		f.panels = append(f.panels, p)
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = lo, hi, 0, plotkit.Headroom(maxY)
+		f.Panels = append(f.Panels, p)
 	}
-	if len(f.panels) == 0 {
+	if len(f.Panels) == 0 {
 		return nil, fmt.Errorf("layer %q has no histograms in any report", layer)
 	}
 	for i := range reports {
@@ -789,9 +546,9 @@ func pooledFigure(reports []*Report, labels []string, layer string) (*figure, er
 				name += " (next" + note + ")"
 			}
 		}
-		f.legend = append(f.legend, legendItem{name, []plot.Thumbnailer{&plotter.Line{LineStyle: seriesLine(i)}}})
+		f.Legend = append(f.Legend, plotkit.LegendItem{Name: name, Thumbs: []plot.Thumbnailer{&plotter.Line{LineStyle: plotkit.SeriesLine(i)}}})
 	}
-	f.rows, f.cols = 1, len(f.panels)
+	f.Rows, f.Cols = 1, len(f.Panels)
 	return f, nil
 }
 
@@ -808,7 +565,7 @@ func WriteLayerMetricsFigure(path string, reports []*Report, labels []string) er
 	if err != nil {
 		return fmt.Errorf("analysis: figure %s: %w", path, err)
 	}
-	return writeFigure(path, layerMetricsFigure(reports, labels))
+	return plotkit.Write(path, layerMetricsFigure(reports, labels))
 }
 
 // WriteHistogramFigure writes to path a PNG (1200×800 pixels) of the named
@@ -829,7 +586,7 @@ func WriteHistogramFigure(path string, r *Report, layer string, kind HistogramKi
 	if err != nil {
 		return fmt.Errorf("analysis: figure %s: %w", path, err)
 	}
-	return writeFigure(path, f)
+	return plotkit.Write(path, f)
 }
 
 // WriteSaturationScatter writes to path a PNG (800×800 pixels) of the
@@ -846,7 +603,7 @@ func WriteSaturationScatter(path string, reports []*Report, labels []string, lay
 	if err != nil {
 		return fmt.Errorf("analysis: figure %s: %w", path, err)
 	}
-	return writeFigure(path, f)
+	return plotkit.Write(path, f)
 }
 
 // WritePooledHistogramFigure writes to path a PNG (1200×550 pixels) of the
@@ -862,5 +619,5 @@ func WritePooledHistogramFigure(path string, reports []*Report, labels []string,
 	if err != nil {
 		return fmt.Errorf("analysis: figure %s: %w", path, err)
 	}
-	return writeFigure(path, f)
+	return plotkit.Write(path, f)
 }

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"github.com/bnzoo/bnzoo/internal/plotkit"
+
 	"bytes"
 	"encoding/csv"
 	"fmt"
@@ -271,7 +273,7 @@ func WriteReportDir(dir string, r *Report) error {
 
 	labels := []string{reportLabel(r)}
 	reports := []*Report{r}
-	if err := writeFigure(filepath.Join(figDir, LayerMetricsFigure), layerMetricsFigure(reports, labels)); err != nil {
+	if err := plotkit.Write(filepath.Join(figDir, LayerMetricsFigure), layerMetricsFigure(reports, labels)); err != nil {
 		return err
 	}
 	figs := make([]layerFigures, len(r.Layers))
@@ -286,14 +288,14 @@ func WriteReportDir(dir string, r *Report) error {
 				continue // no such histogram: no figure
 			}
 			name := string(k.kind) + "_hist_" + stem + ".png"
-			if err := writeFigure(filepath.Join(figDir, name), f); err != nil {
+			if err := plotkit.Write(filepath.Join(figDir, name), f); err != nil {
 				return err
 			}
 			*k.file = name
 		}
 		if f, err := scatterFigure(reports, labels, l.Name); err == nil {
 			name := "saturated_fractions_" + stem + ".png"
-			if err := writeFigure(filepath.Join(figDir, name), f); err != nil {
+			if err := plotkit.Write(filepath.Join(figDir, name), f); err != nil {
 				return err
 			}
 			figs[i].scatter = name
