@@ -59,6 +59,7 @@ type options struct {
 	width, lr, momentum, weightDecay, gamma, warmup float64
 	epochs, batch, keep, every, trainSub, testSub   int
 	trainPerClass, testPerClass                     int
+	valFraction                                     float64
 	seed                                            int64
 	augment                                         string
 	nesterov, noDecayBNBias, quiet                  bool
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.testSub, "test-subset", 0, "use only the first N test samples (0 = all)")
 	fs.IntVar(&o.trainPerClass, "train-per-class", 0, "use only the first N training samples of each class (0 = all; balanced, for class-sorted sets such as image folders)")
 	fs.IntVar(&o.testPerClass, "test-per-class", 0, "use only the first N test samples of each class (0 = all)")
+	fs.Float64Var(&o.valFraction, "val-fraction", 0, "hold out this fraction of each class's training samples for validation (0 = none): epochs are evaluated and the best checkpoint chosen on it, and the test split is evaluated once, at the end")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress bars (they are off anyway when stderr is not a terminal)")
 	usage := func() {
 		fmt.Fprintf(stderr, `train trains a zoo model on a dataset into a run directory (run.json, log.csv, log.jsonl, best.json,
@@ -191,6 +193,8 @@ func (o options) checkFlags() error {
 		return usageError("test-per-class", "cannot be combined with -test-subset")
 	case o.width < 0:
 		return usageError("width", "must not be negative, got %v", o.width)
+	case o.valFraction != 0 && !(o.valFraction > 0 && o.valFraction < 1):
+		return usageError("val-fraction", "must be in (0, 1), or 0 for none, got %v", o.valFraction)
 	}
 	known := false
 	for _, n := range zoo.Names() {
@@ -250,11 +254,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 		return err
 	}
 	spec := train.DataSpec{Name: o.dataset, Dir: o.dataDir, TrainSubset: o.trainSub, TestSubset: o.testSub,
-		TrainPerClass: o.trainPerClass, TestPerClass: o.testPerClass}
+		TrainPerClass: o.trainPerClass, TestPerClass: o.testPerClass, ValFraction: o.valFraction, ValSeed: o.seed}
 	if r != nil {
 		spec = r.Config.Data
 	}
-	trainSplit, testSplit, err := spec.Load()
+	splits, err := spec.LoadSplits()
+	trainSplit, testSplit := splits.Train, splits.Test
 	if err != nil {
 		if r != nil {
 			return fmt.Errorf("the run's data: %w", err)
@@ -285,15 +290,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 		defer r.Close()
 	}
 	c := r.Config
-	fmt.Fprintf(stdout, "train: %s on %s (%d train / %d test images), %d epochs of %d steps, %s lr %g (%s schedule), run directory %s\n",
-		c.Model, c.Data.Name, trainSplit.N, testSplit.N, c.Train.Epochs, (trainSplit.N+c.Train.BatchSize-1)/c.Train.BatchSize,
+	valN := 0
+	if splits.Val != nil {
+		valN = splits.Val.N
+	}
+	fmt.Fprintf(stdout, "train: %s on %s (%d train / %d validation / %d test images), %d epochs of %d steps, %s lr %g (%s schedule), run directory %s\n",
+		c.Model, c.Data.Name, trainSplit.N, valN, testSplit.N, c.Train.Epochs, (trainSplit.N+c.Train.BatchSize-1)/c.Train.BatchSize,
 		c.Train.Optimizer, c.Train.LR, c.Train.Schedule.Kind, r.Dir)
 	start := time.Now()
-	if _, err := r.Fit(ctx, trainSplit, testSplit); err != nil {
+	if _, err := r.Fit(ctx, trainSplit, splits.Eval()); err != nil {
 		return err
 	}
 	summarize(stdout, r, time.Since(start))
+	if splits.Val != nil { // the test split, once, on the final model
+		ev, err := r.Trainer.Evaluate(ctx, testSplit, nil)
+		if err != nil {
+			return fmt.Errorf("test evaluation: %w", err)
+		}
+		fmt.Fprintf(stdout, "train: final model on the test split: loss %.4f, accuracy %.2f%%\n", ev.Loss, 100*ev.Accuracy)
+	}
 	return nil
+}
+
+// evalName names the split the run evaluates each epoch on.
+func evalName(r *train.Run) string {
+	if r.Config.Data.ValFraction > 0 {
+		return "validation"
+	}
+	return "test"
 }
 
 // summarize prints the run's final and best test accuracy, its wall time and what its directory holds.
@@ -301,8 +325,8 @@ func summarize(w io.Writer, r *train.Run, session time.Duration) {
 	st := r.Trainer.State()
 	if n := len(st.History); n > 0 {
 		last := st.History[n-1]
-		fmt.Fprintf(w, "train: epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%; wall time %s",
-			last.Epoch, last.TrainLoss, 100*last.TrainAcc, last.TestLoss, 100*last.TestAcc,
+		fmt.Fprintf(w, "train: epoch %d: train loss %.4f acc %.2f%%, %s loss %.4f acc %.2f%%; wall time %s",
+			last.Epoch, last.TrainLoss, 100*last.TrainAcc, evalName(r), last.EvalLoss, 100*last.EvalAcc,
 			(time.Duration(last.TotalSeconds * float64(time.Second))).Round(time.Second))
 		if session > 0 {
 			fmt.Fprintf(w, " (this session %s)", session.Round(time.Second))
@@ -310,7 +334,7 @@ func summarize(w io.Writer, r *train.Run, session time.Duration) {
 		fmt.Fprintln(w)
 	}
 	if st.Best != nil {
-		fmt.Fprintf(w, "train: best test accuracy %.2f%% at epoch %d: %s\n", 100*st.Best.TestAcc, st.Best.Epoch,
+		fmt.Fprintf(w, "train: best %s accuracy %.2f%% at epoch %d: %s\n", evalName(r), 100*st.Best.EvalAcc, st.Best.Epoch,
 			filepath.Join(r.Dir, "checkpoints", st.Best.Checkpoint))
 	}
 	if names, err := train.Checkpoints(r.Dir); err == nil {

@@ -137,6 +137,29 @@ func TestInterruptAndResume(t *testing.T) {
 }
 
 // TestPerClassSubsets trains on the first samples of each class and checks the split sizes and run.json.
+// TestValidationFraction holds out 10% of the training images: epochs are evaluated on them, and the test split
+// once, at the end.
+func TestValidationFraction(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-train-per-class", "20", "-test-per-class", "5", "-val-fraction", "0.1",
+		"-batch-size", "50", "-epochs", "1", "-quiet", "-run-dir", dir}, &stdout, &stderr, nil, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"(180 train / 20 validation / 50 test images)", "validation loss", "best validation accuracy",
+		"final model on the test split"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := run(context.Background(), []string{"-val-fraction", "1"}, &stdout, &stderr, nil, nil); !errors.Is(err, errUsage) ||
+		!strings.Contains(err.Error(), "-val-fraction") {
+		t.Fatalf("-val-fraction 1: %v", err)
+	}
+}
+
 func TestPerClassSubsets(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
@@ -145,7 +168,7 @@ func TestPerClassSubsets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "(100 train / 50 test images)") {
+	if !strings.Contains(stdout.String(), "(100 train / 0 validation / 50 test images)") {
 		t.Fatalf("want 10 + 5 images of each of 10 classes:\n%s", stdout.String())
 	}
 	rc, err := train.ReadRunConfig(dir)
