@@ -19,12 +19,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/internal/study"
@@ -120,7 +122,9 @@ type presetFlags struct {
 	runsDir                                                 string
 	activations, placements                                 string
 	epochs, trainPerClass, testPerClass, workers            int
-	lr                                                      float64
+	sweepSeeds, trackSamples                                int
+	lr, valFraction                                         float64
+	lrs                                                     string
 	quiet, noFigures                                        bool
 	// export only
 	out, command, name, image, pvc, mount, timeLimit string
@@ -141,7 +145,11 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's")
 	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
-	fs.Float64Var(&o.lr, "lr", 0, "base learning rate instead of the shared recipe's 0.1")
+	fs.StringVar(&o.lrs, "lrs", "", "comma-separated learning rates instead of the budget's (each configuration gets the one with the best validation accuracy)")
+	fs.Float64Var(&o.lr, "lr", 0, "one learning rate for every run instead of the budget's list (same as -lrs with one value)")
+	fs.IntVar(&o.sweepSeeds, "sweep-seeds", -1, "how many leading seeds run at every learning rate instead of the budget's (0 = all seeds at every rate)")
+	fs.Float64Var(&o.valFraction, "val-fraction", 0, "fraction of each class's training images held out for validation instead of the budget's (0.1)")
+	fs.IntVar(&o.trackSamples, "track-samples", -1, "validation images analysed after every epoch instead of the budget's (0 = no tracking)")
 	fs.IntVar(&o.trainPerClass, "train-per-class", -1, "training images per class instead of the budget's (0 = all)")
 	fs.IntVar(&o.testPerClass, "test-per-class", -1, "test images per class instead of the budget's (0 = all)")
 	if cmd == "run" {
@@ -224,6 +232,9 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	done := 0
 	runErr := r.RunAll(ctx, nil, o.workers, func(p study.Point, out study.Outcome, err error) {
 		done++
+		if out.Result != nil {
+			p = out.Result.Point // with its resolved learning rate
+		}
 		fmt.Fprintf(stdout, "[%d/%d] %s: %s\n", done, len(points), p.ID(), describeOutcome(out, err))
 	})
 	fmt.Fprintf(stdout, "study: wall time %s\n", time.Since(start).Round(time.Second))
@@ -288,11 +299,45 @@ func (o presetFlags) grid() (*study.Grid, error) {
 			}
 		}
 	}
-	if o.lr < 0 {
-		return nil, usageError("lr", "must be positive, got %v", o.lr)
+	if o.lr < 0 || math.IsNaN(o.lr) || math.IsInf(o.lr, 0) {
+		return nil, usageError("lr", "must be positive and finite, got %v", o.lr)
 	}
 	if o.lr > 0 {
-		g.Train.LR = o.lr
+		if o.lrs != "" {
+			return nil, usageError("lr", "give -lr or -lrs, not both")
+		}
+		g.LRs, g.Train.LR = []float64{o.lr}, o.lr
+	}
+	if o.lrs != "" {
+		g.LRs = nil
+		for _, f := range strings.Split(o.lrs, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return nil, usageError("lrs", "%q is not a positive, finite learning rate", f)
+			}
+			g.LRs = append(g.LRs, v)
+		}
+		g.Train.LR = g.LRs[0]
+	}
+	if o.sweepSeeds < -1 {
+		return nil, usageError("sweep-seeds", "must not be negative, got %d", o.sweepSeeds)
+	}
+	if o.sweepSeeds >= 0 {
+		g.SweepSeeds = o.sweepSeeds
+	}
+	if o.valFraction != 0 {
+		if !(o.valFraction > 0 && o.valFraction < 1) {
+			return nil, usageError("val-fraction", "must be in (0, 1), got %v", o.valFraction)
+		}
+		g.Data.ValFraction = o.valFraction
+	}
+	switch {
+	case o.trackSamples == 0:
+		g.Train.Track = nil
+	case o.trackSamples > 0:
+		g.Train.Track = &train.Track{Samples: o.trackSamples, Options: analysis.DefaultOptions()}
+	case o.trackSamples < -1:
+		return nil, usageError("track-samples", "must not be negative, got %d", o.trackSamples)
 	}
 	if o.trainPerClass >= 0 {
 		g.Data.TrainPerClass = o.trainPerClass
@@ -303,6 +348,8 @@ func (o presetFlags) grid() (*study.Grid, error) {
 	if err := g.Validate(); err != nil {
 		flagName := "experiment"
 		switch {
+		case strings.Contains(err.Error(), "lrs"):
+			flagName = "lrs"
 		case strings.Contains(err.Error(), "archs") || strings.Contains(err.Error(), "model"):
 			flagName = "archs"
 		case strings.Contains(err.Error(), "activations"):
@@ -313,6 +360,8 @@ func (o presetFlags) grid() (*study.Grid, error) {
 			flagName = "seeds"
 		case strings.Contains(err.Error(), "per_class"):
 			flagName = "train-per-class"
+		case strings.Contains(err.Error(), "sweep_seeds"):
+			flagName = "sweep-seeds"
 		}
 		return nil, usageError(flagName, "%v", err)
 	}
@@ -350,7 +399,8 @@ func accuracies(r *study.Result) string {
 	if r.Status == study.StatusDiverged {
 		return "diverged: " + r.Detail
 	}
-	return fmt.Sprintf("best %.2f%% (epoch %d), final %.2f%%", 100*r.BestTestAcc, r.BestEpoch, 100*r.FinalTestAcc)
+	return fmt.Sprintf("validation %.2f%% (best %.2f%% at epoch %d), test %.2f%%", 100*r.FinalValAcc, 100*r.BestValAcc,
+		r.BestValEpoch, 100*r.FinalTestAcc)
 }
 
 // collect aggregates the study in dir, writes its summary files and prints the table.
@@ -416,6 +466,9 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	out, err := r.RunPoint(ctx, p)
 	if err != nil {
 		return fmt.Errorf("point %d (%s): %w", p.Index, p.ID(), err)
+	}
+	if out.Result != nil {
+		p = out.Result.Point // with its resolved learning rate
 	}
 	fmt.Fprintf(stdout, "study: point %d %s: %s\n", p.Index, p.ID(), describeOutcome(out, nil))
 	return nil

@@ -20,7 +20,7 @@ import (
 
 // tiny is a two-point grid on real MNIST that trains in seconds.
 var tiny = []string{"-dataset", "mnist", "-activations", "tanh", "-placements", "conventional,swapped", "-seeds", "1",
-	"-epochs", "1", "-train-per-class", "20", "-test-per-class", "10"}
+	"-lrs", "0.1", "-epochs", "1", "-train-per-class", "20", "-test-per-class", "10"}
 
 func runArgs(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -223,6 +223,13 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"-placements", "before"}, "-placements"},
 		{[]string{"-epochs", "-1"}, "-epochs"},
 		{[]string{"-lr", "-0.1"}, "-lr"},
+		{[]string{"-lrs", "0.1,fast"}, "-lrs"},
+		{[]string{"-lrs", "0.1,-1"}, "-lrs"},
+		{[]string{"-lrs", "0.1,0.1"}, "-lrs"},
+		{[]string{"-lr", "0.1", "-lrs", "0.1"}, "-lr"},
+		{[]string{"-val-fraction", "1.5"}, "-val-fraction"},
+		{[]string{"-sweep-seeds", "-2"}, "-sweep-seeds"},
+		{[]string{"-track-samples", "-5"}, "-track-samples"},
 		{[]string{"export", "-dir", "relative/dir"}, "-dir"},
 		{[]string{"export"}, "-dir"},
 		{[]string{"collect"}, "-dir"},
@@ -248,7 +255,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 	}
 	// list prints the points with their indices.
 	out, err := runArgs(t, append([]string{"list"}, tiny...)...)
-	if err != nil || out != "0\tvgg_mini-tanh-conventional-seed1\n1\tvgg_mini-tanh-swapped-seed1\n" {
+	if err != nil || out != "0\tvgg_mini-tanh-conventional-lr0.1-seed1\n1\tvgg_mini-tanh-swapped-lr0.1-seed1\n" {
 		t.Fatalf("list: %v\n%q", err, out)
 	}
 }

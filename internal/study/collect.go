@@ -8,16 +8,25 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"gonum.org/v1/gonum/stat"
 )
 
-// Summary aggregates the finished runs of a study directory: one Row per configuration (arch, activation,
-// placement) over its seeds, in the grid's order, and the relations between accuracy and the layer metrics across
-// all runs.
+// Summary aggregates the finished runs of a study directory: the learning-rate choice of every configuration
+// (on validation accuracy), one Row per configuration at its chosen rate over its seeds, the paired verdicts of
+// swapped against conventional, and the relations between accuracy and the layer metrics across runs.
 type Summary struct {
 	Grid    *Grid     // nil when the directory has no grid.json
 	Results []*Result // every finished run, in grid order (by point index, then ID)
-	Rows    []Row
-	// Relations: Pearson correlation over runs of the final test accuracy with each layer-averaged metric.
+	// Choices are the learning-rate sweeps and choices, one per configuration (nil without a grid).
+	Choices []LRChoice
+	// Rows are the configurations at their chosen rates (at every rate without a grid).
+	Rows []Row
+	// Verdicts compare swapped with conventional per (arch, activation), for the test accuracy and each
+	// layer-averaged metric, each placement at its chosen rate, paired by seed.
+	Verdicts []Verdict
+	// Relations: Pearson correlation over the runs of the rows of the final test accuracy with each
+	// layer-averaged metric.
 	Relations []Relation
 	// Missing counts the grid's points without a result (0 without a grid).
 	Missing int
@@ -29,16 +38,22 @@ type Stat struct {
 	N         int
 }
 
-// Row is one configuration's runs.
+// Row is one configuration's runs at one learning rate.
 type Row struct {
 	Arch, Activation, Placement string
+	LR                          float64
 	Runs, Diverged              int
 	Seeds                       []int64
-	BestAcc, FinalAcc           Stat
-	Saturation, Asymmetric      Stat // layer-averaged; N = 0 for unbounded activations
-	Skewness, Sparsity          Stat
-	TrainSeconds                Stat
+	// ValAcc is the final validation accuracy, TestAcc the final model's test accuracy, BestValTestAcc the test
+	// accuracy of the best validation epoch's checkpoint.
+	ValAcc, TestAcc, BestValTestAcc Stat
+	Saturation, Asymmetric          Stat // layer-averaged; N = 0 for unbounded activations
+	Skewness, Sparsity              Stat
+	TrainSeconds                    Stat
 }
+
+// Config names the row's configuration as Point.Config does.
+func (r Row) Config() string { return r.Arch + " " + r.Activation + " " + r.Placement }
 
 // Relation is the correlation of accuracy with one metric over the runs that report it.
 type Relation struct {
@@ -46,6 +61,9 @@ type Relation struct {
 	R      float64 // Pearson's r; NaN with fewer than 3 runs or a constant series
 	N      int
 }
+
+// MetricTestAccuracy names the accuracy in verdicts.
+const MetricTestAccuracy = "test_accuracy"
 
 // metricNames are the layer-averaged metrics a summary reports, with their accessors.
 var metricNames = []struct {
@@ -58,6 +76,9 @@ var metricNames = []struct {
 	{"sparsity", func(l LayerSummary) *float64 { v := l.Sparsity; return &v }},
 }
 
+// verdictMetrics are the quantities compared between placements: the accuracy, then the metrics of the claim.
+var verdictMetrics = []string{MetricTestAccuracy, "asymmetric_saturation", "skewness_abs_mean", "sparsity"}
+
 // Collect reads the result.json of every finished grid point of the study in dir (whatever exists: a partial study
 // is summarised as it stands, and a shared runs directory contributes only this grid's points) and aggregates
 // them. Without a grid.json it takes every result under dir/runs. A corrupt result.json is an error naming it.
@@ -69,21 +90,41 @@ func Collect(dir string) (*Summary, error) {
 		return nil, err
 	}
 	if s.Grid != nil {
-		for _, p := range s.Grid.Points() {
+		read := func(p Point) error {
 			rd := s.Grid.RunDir(dir, p)
 			res, err := ReadResult(rd)
 			if errors.Is(err, fs.ErrNotExist) {
 				s.Missing++ // not finished
-				continue
+				return nil
 			}
 			if err != nil {
-				return nil, fmt.Errorf("collect: %w", err)
+				return fmt.Errorf("collect: %w", err)
 			}
 			if res.Point.ID() != p.ID() {
-				return nil, fmt.Errorf("collect: %s holds the result of %s, not of %s", filepath.Join(rd, ResultFile), res.Point.ID(), p.ID())
+				return fmt.Errorf("collect: %s holds the result of %s, not of %s", filepath.Join(rd, ResultFile), res.Point.ID(), p.ID())
 			}
 			res.Point.Index = p.Index // the index in this grid (a shared run may have been started by another)
 			s.Results = append(s.Results, res)
+			return nil
+		}
+		points, nSweep := s.Grid.Points(), s.Grid.SweepPoints()
+		for _, p := range points[:nSweep] {
+			if err := read(p); err != nil {
+				return nil, err
+			}
+		}
+		chosen := map[string]float64{}
+		for _, c := range ChooseLRs(s.Grid, s.Results, false) {
+			chosen[c.Config()] = c.Chosen
+		}
+		for _, p := range points[nSweep:] {
+			if p.LR = chosen[p.Config()]; p.LR == 0 {
+				s.Missing++ // its configuration's sweep has not finished, so it cannot have run
+				continue
+			}
+			if err := read(p); err != nil {
+				return nil, err
+			}
 		}
 		s.aggregate()
 		return s, nil
@@ -116,22 +157,32 @@ func Collect(dir string) (*Summary, error) {
 	return s, nil
 }
 
-// configKey orders configurations as the grid does: by arch, activation and placement order of first appearance
-// in the sorted results (which follow point indices).
+// aggregate derives the choices, rows, verdicts and relations from the results.
 func (s *Summary) aggregate() {
+	chosen := map[string]float64{} // configuration → chosen rate; absent without a grid (every rate is a row)
+	if s.Grid != nil {
+		s.Choices = ChooseLRs(s.Grid, s.Results, true)
+		for _, c := range s.Choices {
+			chosen[c.Config()] = c.Chosen
+		}
+	}
 	index := map[string]int{}
 	for _, r := range s.Results {
-		key := r.Point.Config()
+		if lr, ok := chosen[r.Point.Config()]; s.Grid != nil && (!ok || lr != r.Point.LR) {
+			continue // a sweep run at a rate not chosen
+		}
+		key := r.Point.Config() + " " + fmt.Sprint(r.Point.LR)
 		i, ok := index[key]
 		if !ok {
 			i = len(s.Rows)
 			index[key] = i
-			s.Rows = append(s.Rows, Row{Arch: r.Point.Arch, Activation: r.Point.Activation, Placement: r.Point.Placement})
+			s.Rows = append(s.Rows, Row{Arch: r.Point.Arch, Activation: r.Point.Activation, Placement: r.Point.Placement, LR: r.Point.LR})
 		}
-		s.Rows[i].Runs++
-		s.Rows[i].Seeds = append(s.Rows[i].Seeds, r.Point.Seed)
+		row := &s.Rows[i]
+		row.Runs++
+		row.Seeds = append(row.Seeds, r.Point.Seed)
 		if r.Status == StatusDiverged {
-			s.Rows[i].Diverged++
+			row.Diverged++
 		}
 	}
 	if s.Grid != nil { // the grid's order, which a seed-outer enumeration would not give by index alone
@@ -141,74 +192,128 @@ func (s *Summary) aggregate() {
 				order[p.Config()] = len(order)
 			}
 		}
-		sort.SliceStable(s.Rows, func(i, j int) bool {
-			return order[s.Rows[i].Arch+" "+s.Rows[i].Activation+" "+s.Rows[i].Placement] <
-				order[s.Rows[j].Arch+" "+s.Rows[j].Activation+" "+s.Rows[j].Placement]
-		})
+		sort.SliceStable(s.Rows, func(i, j int) bool { return order[s.Rows[i].Config()] < order[s.Rows[j].Config()] })
 	}
 	for i := range s.Rows {
 		row := &s.Rows[i]
-		var best, final, secs []float64
+		var val, test, bestVal, secs []float64
 		metrics := make([][]float64, len(metricNames))
-		for _, r := range s.Results {
-			if r.Point.Config() != row.Arch+" "+row.Activation+" "+row.Placement || r.Status != StatusDone {
-				continue
-			}
-			best, final, secs = append(best, r.BestTestAcc), append(final, r.FinalTestAcc), append(secs, r.TrainSeconds)
+		for _, r := range s.rowResults(*row) {
+			val, test = append(val, r.FinalValAcc), append(test, r.FinalTestAcc)
+			bestVal, secs = append(bestVal, r.BestValTestAcc), append(secs, r.TrainSeconds)
 			for k, m := range metricNames {
 				if v := m.get(r.Mean); v != nil {
 					metrics[k] = append(metrics[k], *v)
 				}
 			}
 		}
-		row.BestAcc, row.FinalAcc, row.TrainSeconds = stat(best), stat(final), stat(secs)
-		row.Saturation, row.Asymmetric, row.Skewness, row.Sparsity = stat(metrics[0]), stat(metrics[1]), stat(metrics[2]), stat(metrics[3])
+		row.ValAcc, row.TestAcc, row.BestValTestAcc, row.TrainSeconds = stats(val), stats(test), stats(bestVal), stats(secs)
+		row.Saturation, row.Asymmetric, row.Skewness, row.Sparsity = stats(metrics[0]), stats(metrics[1]), stats(metrics[2]), stats(metrics[3])
 	}
+	s.Verdicts = s.verdicts()
 	for _, m := range metricNames {
 		var xs, ys []float64
-		for _, r := range s.Results {
-			if v := m.get(r.Mean); v != nil && r.Status == StatusDone {
-				xs, ys = append(xs, *v), append(ys, r.FinalTestAcc)
+		for _, row := range s.Rows {
+			for _, r := range s.rowResults(row) {
+				if v := m.get(r.Mean); v != nil {
+					xs, ys = append(xs, *v), append(ys, r.FinalTestAcc)
+				}
 			}
 		}
 		s.Relations = append(s.Relations, Relation{Metric: m.name, R: pearson(xs, ys), N: len(xs)})
 	}
 }
 
-// stat is the mean and the sample standard deviation of xs.
-func stat(xs []float64) Stat {
-	s := Stat{N: len(xs)}
-	if s.N == 0 {
-		return s
-	}
-	for _, x := range xs {
-		s.Mean += x
-	}
-	s.Mean /= float64(s.N)
-	if s.N > 1 {
-		var ss float64
-		for _, x := range xs {
-			ss += (x - s.Mean) * (x - s.Mean)
+// rowResults are the finished (not diverged) runs of a row, in result order.
+func (s *Summary) rowResults(row Row) []*Result {
+	var out []*Result
+	for _, r := range s.Results {
+		if r.Point.Config() == row.Config() && r.Point.LR == row.LR && r.Status == StatusDone {
+			out = append(out, r)
 		}
-		s.Std = math.Sqrt(ss / float64(s.N-1))
+	}
+	return out
+}
+
+// verdicts pairs, for every (arch, activation) with a conventional and a swapped row, the runs of equal seed and
+// compares each verdict metric.
+func (s *Summary) verdicts() []Verdict {
+	var out []Verdict
+	for _, conv := range s.Rows {
+		if conv.Placement != "conventional" {
+			continue
+		}
+		for _, swap := range s.Rows {
+			if swap.Placement != "swapped" || swap.Arch != conv.Arch || swap.Activation != conv.Activation {
+				continue
+			}
+			bySeed := map[int64]*Result{}
+			for _, r := range s.rowResults(conv) {
+				bySeed[r.Point.Seed] = r
+			}
+			var pairs [][2]*Result
+			for _, r := range s.rowResults(swap) {
+				if c, ok := bySeed[r.Point.Seed]; ok {
+					pairs = append(pairs, [2]*Result{c, r})
+				}
+			}
+			for _, m := range verdictMetrics {
+				v := Verdict{Arch: conv.Arch, Activation: conv.Activation, Metric: m, ConvLR: conv.LR, SwapLR: swap.LR}
+				for _, p := range pairs {
+					a, b := metricOf(p[0], m), metricOf(p[1], m)
+					if a == nil || b == nil {
+						continue
+					}
+					v.Seeds = append(v.Seeds, p[0].Point.Seed)
+					v.Diffs = append(v.Diffs, *b-*a)
+				}
+				if len(v.Diffs) == 0 {
+					continue // an unbounded activation has no saturation
+				}
+				v.Interval = PairedInterval(v.Diffs)
+				v.Verdict = verdictOf(v.Interval, m == MetricTestAccuracy)
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// metricOf is a run's value of a verdict metric (nil when the run does not report it).
+func metricOf(r *Result, metric string) *float64 {
+	if metric == MetricTestAccuracy {
+		v := r.FinalTestAcc
+		return &v
+	}
+	for _, m := range metricNames {
+		if m.name == metric {
+			return m.get(r.Mean)
+		}
+	}
+	return nil
+}
+
+// stats is the mean and the sample standard deviation of xs (gonum's stat).
+func stats(xs []float64) Stat {
+	s := Stat{N: len(xs)}
+	switch s.N {
+	case 0:
+	case 1:
+		s.Mean = xs[0]
+	default:
+		s.Mean, s.Std = stat.MeanStdDev(xs, nil)
 	}
 	return s
 }
 
-// pearson is Pearson's correlation coefficient of xs and ys; NaN with fewer than 3 pairs or a constant series.
+// pearson is Pearson's correlation coefficient of xs and ys (gonum's stat.Correlation); NaN with fewer than 3
+// pairs or a constant series.
 func pearson(xs, ys []float64) float64 {
-	n := len(xs)
-	if n < 3 || n != len(ys) {
+	if len(xs) < 3 || len(xs) != len(ys) {
 		return math.NaN()
 	}
-	mx, my := stat(xs).Mean, stat(ys).Mean
-	var sxy, sxx, syy float64
-	for i := range xs {
-		dx, dy := xs[i]-mx, ys[i]-my
-		sxy, sxx, syy = sxy+dx*dy, sxx+dx*dx, syy+dy*dy
-	}
-	if sxx == 0 || syy == 0 {
+	if sx, sy := stat.StdDev(xs, nil), stat.StdDev(ys, nil); sx == 0 || sy == 0 {
 		return math.NaN()
 	}
-	return sxy / math.Sqrt(sxx*syy)
+	return stat.Correlation(xs, ys, nil)
 }

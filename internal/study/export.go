@@ -122,7 +122,7 @@ func Export(out string, g *Grid, o ExportOptions) ([]string, error) {
 	}{
 		{K8sJobFile, job, 0o644},
 		{K8sCollectFile, collect, 0o644},
-		{SlurmArrayFile, []byte(slurmArray(o, n)), 0o755},
+		{SlurmArrayFile, []byte(slurmArray(o, n, g.SweepPoints())), 0o755},
 		{SlurmCollectFile, []byte(slurmCollect(o)), 0o755},
 	}
 	written := []string{filepath.Join(out, GridFile)}
@@ -168,26 +168,35 @@ func slurmHeader(o ExportOptions, name string) string {
 	return b.String()
 }
 
-// slurmArray is the job-array script: array task i runs grid point i.
-func slurmArray(o ExportOptions, n int) string {
+// slurmArray is the job-array script: array task i runs grid point i. When the grid sweeps learning rates on some
+// seeds only, its points from index sweep on need the sweep's result, so the submission line submits the sweep
+// first and the rest with a dependency on it.
+func slurmArray(o ExportOptions, n, sweep int) string {
 	var b strings.Builder
 	b.WriteString(slurmHeader(o, o.Name))
-	array := fmt.Sprintf("0-%d", n-1)
+	par := ""
 	if o.Parallelism > 0 {
-		array += "%" + strconv.Itoa(o.Parallelism)
+		par = "%" + strconv.Itoa(o.Parallelism)
 	}
-	fmt.Fprintf(&b, "#SBATCH --array=%s\n", array)
+	fmt.Fprintf(&b, "#SBATCH --array=0-%d%s\n", n-1, par)
 	fmt.Fprintf(&b, "#SBATCH --output=%s/slurm-logs/%%A_%%a.out\n", o.Dir)
+	submit := fmt.Sprintf("jid=$(sbatch --parsable %s) && sbatch --dependency=afterany:$jid %s", SlurmArrayFile, SlurmCollectFile)
+	if sweep < n {
+		submit = fmt.Sprintf("jid=$(sbatch --parsable --array=0-%d%s %s) && \\\n#     jid2=$(sbatch --parsable --array=%d-%d%s --dependency=afterany:$jid %s) && \\\n#     sbatch --dependency=afterany:$jid2 %s\n"+
+			"# (indices 0-%d are the learning-rate sweep; the others run at each configuration's chosen rate and\n"+
+			"# fail with a message naming the missing sweep points if started before it has finished)",
+			sweep-1, par, SlurmArrayFile, sweep, n-1, par, SlurmArrayFile, SlurmCollectFile, sweep-1)
+	}
 	fmt.Fprintf(&b, `#
 # bnzoo study: %d grid points in %s, written by "%s export".
 # Submit, then aggregate when every task has ended:
-#   jid=$(sbatch --parsable %s) && sbatch --dependency=afterany:$jid %s
+#   %s
 # A task that finds its point finished exits at once; one that finds it half done resumes it, so resubmitting
 # the array (or single indices: sbatch --array=3,7 %s) is always safe.
 set -euo pipefail
 export OMP_WAIT_POLICY=passive
 export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-%d}"
-`, n, o.Dir, o.Command, SlurmArrayFile, SlurmCollectFile, SlurmArrayFile, o.CPUs)
+`, n, o.Dir, o.Command, submit, SlurmArrayFile, o.CPUs)
 	b.WriteString("exec " + shellLine(o.Command, RunIndexArgs(o.Dir, "${"+SlurmIndexVar+"}")) + "\n")
 	return b.String()
 }

@@ -18,7 +18,11 @@ import (
 
 // Study figures (PNG, 96 dpi, white background):
 //
-//	accuracy.png                     final test accuracy per configuration: each run, and mean ± std over seeds
+//	verdict.png                      swapped − conventional per activation with 95% intervals, one panel per quantity
+//	lr.png                           mean final validation accuracy against learning rate, one line per placement
+//	accuracy.png                     final test accuracy per configuration at its chosen rate: each run, mean ± std
+//	curves-<arch>-<act>.png          train loss and validation accuracy per epoch, mean and min–max band over seeds
+//	dynamics-<arch>-<act>.png        layer × epoch heatmaps of asymmetric saturation and sparsity, per placement
 //	accuracy_vs_<metric>.png         each run's final accuracy against a layer-averaged metric, one colour per
 //	                                 placement (asymmetric_saturation: experiment 3, sparsity: experiment 4)
 const figureDPI = 96
@@ -73,15 +77,21 @@ func groupLabelOf(s *Summary) func(Point) string {
 	}
 }
 
-// writeStudyFigures writes the figures into figDir and returns their paths relative to the study directory.
-func writeStudyFigures(figDir string, s *Summary) ([]string, error) {
+// writeStudyFigures writes the figures into the study directory's figures/ and returns their paths relative to
+// the study directory: the verdict and learning-rate figures, accuracy, the relations, then per configuration its
+// learning curves and saturation heatmaps.
+func writeStudyFigures(dir string, s *Summary) ([]string, error) {
 	if len(s.Results) == 0 {
 		return nil, nil
 	}
+	figDir := filepath.Join(dir, FiguresDir)
 	if err := os.MkdirAll(figDir, 0o755); err != nil {
 		return nil, fmt.Errorf("study: figures: %w", err)
 	}
-	var out []string
+	out, err := s.writeVerdictFigures(figDir)
+	if err != nil {
+		return nil, err
+	}
 	acc, err := s.accuracyPlot()
 	if err != nil {
 		return nil, err
@@ -104,7 +114,11 @@ func writeStudyFigures(figDir string, s *Summary) ([]string, error) {
 		}
 		out = append(out, filepath.Join(FiguresDir, name))
 	}
-	return out, nil
+	dyn, err := s.writeDynamicsFigures(dir, figDir)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, dyn...), nil
 }
 
 func newPlot(title, x, y string) *plot.Plot {
@@ -130,7 +144,7 @@ func (s *Summary) accuracyPlot() (*plot.Plot, error) {
 		gi[g] = i
 	}
 	pls := s.placements()
-	p := newPlot("Final test accuracy"+s.titleSuffix()+" (each run; mean ± std over seeds)", "", "test accuracy (%)")
+	p := newPlot("Final test accuracy at the chosen learning rate"+s.titleSuffix()+" (each run; mean ± std over seeds)", "", "test accuracy (%)")
 	for k, pl := range pls {
 		col := placementColors[k%len(placementColors)]
 		off := 0.0
@@ -140,17 +154,15 @@ func (s *Summary) accuracyPlot() (*plot.Plot, error) {
 		var runs plotter.XYs
 		var means errPoints
 		for _, r := range s.Rows {
-			if r.Placement != pl || r.FinalAcc.N == 0 {
+			if r.Placement != pl || r.TestAcc.N == 0 {
 				continue
 			}
 			pt := Point{Arch: r.Arch, Activation: r.Activation, Placement: r.Placement}
 			x := float64(gi[label(pt)]) + off
-			means.xys = append(means.xys, plotter.XY{X: x, Y: 100 * r.FinalAcc.Mean})
-			means.errs = append(means.errs, struct{ Low, High float64 }{100 * r.FinalAcc.Std, 100 * r.FinalAcc.Std})
-			for _, res := range s.Results {
-				if res.Point.Config() == pt.Config() && res.Status == StatusDone {
-					runs = append(runs, plotter.XY{X: x + 0.06, Y: 100 * res.FinalTestAcc})
-				}
+			means.xys = append(means.xys, plotter.XY{X: x, Y: 100 * r.TestAcc.Mean})
+			means.errs = append(means.errs, struct{ Low, High float64 }{100 * r.TestAcc.Std, 100 * r.TestAcc.Std})
+			for _, res := range s.rowResults(r) {
+				runs = append(runs, plotter.XY{X: x + 0.06, Y: 100 * res.FinalTestAcc})
 			}
 		}
 		if len(means.xys) == 0 {
@@ -206,12 +218,14 @@ func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (
 	n := 0
 	for k, pl := range s.placements() {
 		var xys plotter.XYs
-		for _, r := range s.Results {
-			if r.Point.Placement != pl || r.Status != StatusDone {
+		for _, row := range s.Rows {
+			if row.Placement != pl {
 				continue
 			}
-			if v := get(r.Mean); v != nil {
-				xys = append(xys, plotter.XY{X: *v, Y: 100 * r.FinalTestAcc})
+			for _, r := range s.rowResults(row) {
+				if v := get(r.Mean); v != nil {
+					xys = append(xys, plotter.XY{X: *v, Y: 100 * r.FinalTestAcc})
+				}
 			}
 		}
 		if len(xys) == 0 {

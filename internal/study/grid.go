@@ -14,8 +14,10 @@ package study
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/bnzoo/bnzoo/analysis"
@@ -43,6 +45,12 @@ type Grid struct {
 	Activations []string `json:"activations"` // names as layers.ParseActivation takes them
 	Placements  []string `json:"placements"`  // names as layers.ParsePlacement takes them
 	Seeds       []int64  `json:"seeds"`
+	// LRs is the learning-rate axis: each configuration (arch, activation, placement) is trained at every rate on
+	// the first SweepSeeds seeds, and the rate with the highest mean final validation accuracy over them is the
+	// configuration's chosen rate, at which the remaining seeds run (see ChooseLRs). SweepSeeds 0 (or ≥ the number
+	// of seeds) runs every seed at every rate. Empty LRs means the one rate Train.LR.
+	LRs        []float64 `json:"lrs,omitempty"`
+	SweepSeeds int       `json:"sweep_seeds,omitempty"`
 	// Width is the MobileNets' channel multiplier (0 = 1).
 	Width float64 `json:"width,omitempty"`
 
@@ -66,31 +74,73 @@ type Point struct {
 	Activation string `json:"activation"`
 	Placement  string `json:"placement"`
 	Seed       int64  `json:"seed"`
+	// LR is the point's learning rate; 0 in a point of Grid.Points that runs at its configuration's chosen rate,
+	// which is known only once the sweep has finished (Runner.Resolve fills it in).
+	LR float64 `json:"lr"`
 }
 
-// ID names the point's run directory: <arch>-<activation>-<placement>-seed<k>, with the ':' of a parameterised
-// activation (shifted_tanh:0.5) written as '_'.
+// Chosen reports whether the point runs at its configuration's chosen learning rate, still to be resolved.
+func (p Point) Chosen() bool { return p.LR == 0 }
+
+// ID names the point's run directory: <arch>-<activation>-<placement>-lr<lr>-seed<k>, with the ':' of a
+// parameterised activation (shifted_tanh:0.5) written as '_'; "lr-chosen" for a point not resolved yet.
 func (p Point) ID() string {
-	return fmt.Sprintf("%s-%s-%s-seed%d", p.Arch, strings.ReplaceAll(p.Activation, ":", "_"), p.Placement, p.Seed)
+	lr := "lr-chosen"
+	if !p.Chosen() {
+		lr = "lr" + strconv.FormatFloat(p.LR, 'g', -1, 64)
+	}
+	return fmt.Sprintf("%s-%s-%s-%s-seed%d", p.Arch, strings.ReplaceAll(p.Activation, ":", "_"), p.Placement, lr, p.Seed)
 }
 
 // Config is the point's model without its data shape: arch, activation, placement (what is averaged over seeds).
 func (p Point) Config() string { return p.Arch + " " + p.Activation + " " + p.Placement }
 
-// Points enumerates the grid with the seed outermost, then arch, activation and placement, so that a grid run in
-// order (or interrupted) has one seed of every configuration before the next seed of any.
+// Points enumerates the grid: first the sweep — the first SweepSeeds seeds, each configuration at every learning
+// rate — then the other seeds at each configuration's chosen rate (LR 0, resolved when run). Within each part the
+// seed is outermost, then arch, activation, placement and rate, so that a grid run in order (or interrupted) has
+// one seed of every configuration before the next seed of any, and the sweep finishes before any point needs its
+// choice.
 func (g *Grid) Points() []Point {
 	var ps []Point
-	for _, s := range g.Seeds {
+	lrs, sweep := g.rates(), g.sweepSeeds()
+	for k, s := range g.Seeds {
 		for _, a := range g.Archs {
 			for _, act := range g.Activations {
 				for _, pl := range g.Placements {
-					ps = append(ps, Point{Index: len(ps), Arch: a, Activation: act, Placement: pl, Seed: s})
+					if k >= sweep {
+						ps = append(ps, Point{Index: len(ps), Arch: a, Activation: act, Placement: pl, Seed: s})
+						continue
+					}
+					for _, lr := range lrs {
+						ps = append(ps, Point{Index: len(ps), Arch: a, Activation: act, Placement: pl, Seed: s, LR: lr})
+					}
 				}
 			}
 		}
 	}
 	return ps
+}
+
+// rates is the learning-rate axis: LRs, or Train.LR alone.
+func (g *Grid) rates() []float64 {
+	if len(g.LRs) > 0 {
+		return g.LRs
+	}
+	return []float64{g.Train.LR}
+}
+
+// sweepSeeds is how many of the leading seeds run at every rate: all of them with one rate or SweepSeeds 0.
+func (g *Grid) sweepSeeds() int {
+	if len(g.rates()) == 1 || g.SweepSeeds <= 0 || g.SweepSeeds > len(g.Seeds) {
+		return len(g.Seeds)
+	}
+	return g.SweepSeeds
+}
+
+// SweepPoints is the number of leading points of Points that make up the sweep (every point when every seed
+// runs at every rate); the others need the sweep's result.
+func (g *Grid) SweepPoints() int {
+	return g.sweepSeeds() * len(g.Archs) * len(g.Activations) * len(g.Placements) * len(g.rates())
 }
 
 // Validate checks every axis and the recipe; errors name the field.
@@ -117,6 +167,19 @@ func (g *Grid) Validate() error {
 			return fmt.Errorf("grid: placements: %w", err)
 		}
 	}
+	seenLR := map[float64]bool{}
+	for _, lr := range g.LRs {
+		if !(lr > 0) || math.IsInf(lr, 0) {
+			return fmt.Errorf("grid: lrs: every learning rate must be positive and finite, got %v", lr)
+		}
+		if seenLR[lr] {
+			return fmt.Errorf("grid: lrs: %v appears twice", lr)
+		}
+		seenLR[lr] = true
+	}
+	if g.SweepSeeds < 0 {
+		return fmt.Errorf("grid: sweep_seeds must not be negative, got %d", g.SweepSeeds)
+	}
 	seen := map[string]bool{}
 	for _, p := range g.Points() {
 		if seen[p.ID()] {
@@ -134,6 +197,10 @@ func (g *Grid) Validate() error {
 	}
 	if g.Data.Name == "" {
 		return fmt.Errorf("grid: data: no dataset name")
+	}
+	if !(g.Data.ValFraction > 0) {
+		return fmt.Errorf("grid: data: val_fraction must be positive: a study chooses its learning rates and best " +
+			"epochs on a validation split held out of the training data, never on the test split")
 	}
 	if err := g.Analysis.Validate(); err != nil {
 		return fmt.Errorf("grid: analysis: %w", err)

@@ -19,6 +19,10 @@ const (
 
 // Result is a finished grid point: its accuracies, the wall time, and the layer metrics of the final model on the
 // test split. Its result.json is written last, so its presence means the point needs no more work.
+//
+// Every choice is made on the validation split (the best epoch, and across runs the learning rate, see
+// ChooseLRs); the test split is evaluated once, after training: on the final model and on the checkpoint of the
+// best validation epoch.
 type Result struct {
 	Point  Point  `json:"point"`
 	Status string `json:"status"`
@@ -26,21 +30,37 @@ type Result struct {
 	Detail       string `json:"detail,omitempty"`
 	Dataset      string `json:"dataset"`
 	TrainSamples int    `json:"train_samples"`
+	ValSamples   int    `json:"val_samples"`
 	TestSamples  int    `json:"test_samples"`
 	Epochs       int    `json:"epochs"` // epochs trained
-	// BestTestAcc is the highest end-of-epoch test accuracy, at BestEpoch (from 1); FinalTestAcc is the last.
-	BestTestAcc  float64 `json:"best_test_acc"`
-	BestEpoch    int     `json:"best_epoch"`
-	FinalTestAcc float64 `json:"final_test_acc"`
-	FinalLoss    float64 `json:"final_train_loss"`
-	// TrainSeconds is the run's wall time (training and per-epoch evaluation, summed over resumed sessions);
-	// AnalysisSeconds that of the final analysis pass.
+	// FinalValAcc is the last epoch's validation accuracy; BestValAcc the highest, at BestValEpoch (from 1).
+	FinalValAcc  float64 `json:"final_val_acc"`
+	BestValAcc   float64 `json:"best_val_acc"`
+	BestValEpoch int     `json:"best_val_epoch"`
+	// FinalTestAcc is the test accuracy of the final model (the study's headline number); BestValTestAcc that of
+	// the checkpoint of the best validation epoch (early stopping chosen on validation data).
+	FinalTestAcc   float64 `json:"final_test_acc"`
+	BestValTestAcc float64 `json:"best_val_test_acc"`
+	FinalLoss      float64 `json:"final_train_loss"`
+	// TrainSeconds is the run's wall time (training, per-epoch validation and tracking, summed over resumed
+	// sessions); TrackSeconds the part spent on the end-of-epoch analyses; AnalysisSeconds that of the final
+	// analysis pass on the test split.
 	TrainSeconds    float64 `json:"train_seconds"`
+	TrackSeconds    float64 `json:"track_seconds"`
 	AnalysisSeconds float64 `json:"analysis_seconds"`
+	// Curve is the run's learning curve, one entry per epoch.
+	Curve []CurvePoint `json:"curve"`
 	// Layers are the per-layer metrics of the final model (per-channel detail is in report.json) and Mean their
 	// average over the layers (saturation fields only over the bounded layers; null when there are none).
 	Layers []LayerSummary `json:"layers"`
 	Mean   LayerSummary   `json:"mean"`
+}
+
+// CurvePoint is one epoch of a learning curve.
+type CurvePoint struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"`
+	ValAcc    float64 `json:"val_acc"`
 }
 
 // LayerSummary is the part of analysis.LayerMetrics a study aggregates.
@@ -84,15 +104,21 @@ func summarizeLayers(rep *analysis.Report) (layers []LayerSummary, mean LayerSum
 	return layers, mean
 }
 
-// fillHistory sets the accuracy and time fields from a run's state.
+// fillHistory sets the validation, curve and time fields from a run's state.
 func (r *Result) fillHistory(st train.RunState) {
 	r.Epochs = len(st.History)
+	r.Curve = nil
+	r.TrackSeconds = 0
+	for _, h := range st.History {
+		r.Curve = append(r.Curve, CurvePoint{Epoch: h.Epoch, TrainLoss: h.TrainLoss, ValAcc: h.EvalAcc})
+		r.TrackSeconds += h.TrackSeconds
+	}
 	if n := len(st.History); n > 0 {
 		last := st.History[n-1]
-		r.FinalTestAcc, r.FinalLoss, r.TrainSeconds = last.TestAcc, last.TrainLoss, last.TotalSeconds
+		r.FinalValAcc, r.FinalLoss, r.TrainSeconds = last.EvalAcc, last.TrainLoss, last.TotalSeconds
 	}
 	if st.Best != nil {
-		r.BestTestAcc, r.BestEpoch = st.Best.TestAcc, st.Best.Epoch
+		r.BestValAcc, r.BestValEpoch = st.Best.EvalAcc, st.Best.Epoch
 	}
 }
 

@@ -27,9 +27,11 @@ type Runner struct {
 	Progress io.Writer
 	Log      *slog.Logger
 
-	once        sync.Once
-	train, test *datasets.Split
-	dataErr     error
+	once    sync.Once
+	splits  train.Splits
+	dataErr error
+	// load replaces Grid.Data.LoadSplits when set (tests give the runner doctored splits).
+	load func() (train.Splits, error)
 }
 
 // Outcome is what RunPoint did with a point.
@@ -54,18 +56,54 @@ func NewRunner(dir string, progress io.Writer, log *slog.Logger) (*Runner, error
 }
 
 // data loads the grid's splits once.
-func (r *Runner) data() (train, test *datasets.Split, err error) {
+func (r *Runner) data() (train.Splits, error) {
 	r.once.Do(func() {
-		r.train, r.test, r.dataErr = r.Grid.Data.Load()
+		load := r.Grid.Data.LoadSplits
+		if r.load != nil {
+			load = r.load
+		}
+		r.splits, r.dataErr = load()
 		if r.dataErr != nil {
 			r.dataErr = fmt.Errorf("data %s: %w", r.Grid.Data.Name, r.dataErr)
 		}
 	})
-	return r.train, r.test, r.dataErr
+	return r.splits, r.dataErr
+}
+
+// Resolve returns p with its learning rate: p itself for a sweep point, and for a point at its configuration's
+// chosen rate the rate chosen from the finished sweep runs on disk (an error naming the missing sweep points when
+// the sweep has not finished).
+func (r *Runner) Resolve(p Point) (Point, error) {
+	if !p.Chosen() {
+		return p, nil
+	}
+	var results []*Result
+	for _, q := range r.Grid.Points()[:r.Grid.SweepPoints()] {
+		if q.Config() != p.Config() {
+			continue
+		}
+		res, err := ReadResult(r.Grid.RunDir(r.Dir, q))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return p, err
+		}
+		results = append(results, res)
+	}
+	lr, err := chosenLR(r.Grid, results, p)
+	if err != nil {
+		return p, err
+	}
+	p.LR = lr
+	return p, nil
 }
 
 // RunConfig is the train run config of point p on data shaped like split.
 func (r *Runner) RunConfig(p Point, split *datasets.Split) (train.RunConfig, error) {
+	if p.Chosen() {
+		return train.RunConfig{}, fmt.Errorf("point %s: its learning rate is not resolved (Runner.Resolve)", p.ID())
+	}
 	act, err := layers.ParseActivation(p.Activation)
 	if err != nil {
 		return train.RunConfig{}, err
@@ -78,6 +116,7 @@ func (r *Runner) RunConfig(p Point, split *datasets.Split) (train.RunConfig, err
 		Model: zoo.Config{Arch: p.Arch, Classes: len(split.Classes), InputShape: [3]int{split.C, split.H, split.W},
 			Activation: act, Placement: pl, Width: r.Grid.Width, Seed: p.Seed}}
 	rc.Train.Seed = p.Seed
+	rc.Train.LR = p.LR
 	rc.Train.Label = p.ID()
 	if rc.Train.Augment, err = datasets.ParseAugment(r.Grid.Augment, split); err != nil {
 		return rc, err
@@ -85,12 +124,19 @@ func (r *Runner) RunConfig(p Point, split *datasets.Split) (train.RunConfig, err
 	return rc.Normalized(), rc.Validate()
 }
 
-// RunPoint brings point p to its end: it returns the point's result when it had finished before, resumes its run
-// when the run directory holds an unfinished one (after checking that it is this point's run), or starts it; then
-// it analyses the final model on the test split and writes report.json and result.json. A run that diverges is
-// recorded with status "diverged". A cancelled ctx returns the *train.InterruptedError with a checkpoint written.
+// RunPoint brings point p to its end: it resolves p's learning rate (Resolve), returns the point's result when it
+// had finished before, resumes its run when the run directory holds an unfinished one (after checking that it is
+// this point's run), or starts it. The run trains on the training split and validates on the validation split
+// after every epoch (its best checkpoint is chosen there); then the final model is analysed on the test split
+// (report.json, and the final test accuracy), the checkpoint of the best validation epoch is evaluated on the test
+// split, and result.json is written. A run that diverges is recorded with status "diverged". A cancelled ctx
+// returns the *train.InterruptedError with a checkpoint written.
 func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	start := time.Now()
+	p, err := r.Resolve(p)
+	if err != nil {
+		return Outcome{}, err
+	}
 	dir := r.Grid.RunDir(r.Dir, p)
 	if res, err := ReadResult(dir); err == nil {
 		if res.Point.ID() != p.ID() {
@@ -108,10 +154,11 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	if res, err := ReadResult(dir); err == nil { // finished by another process between the check above and the lock
 		return Outcome{Result: res, Skipped: true}, nil
 	}
-	trainSplit, testSplit, err := r.data()
+	splits, err := r.data()
 	if err != nil {
 		return Outcome{}, err
 	}
+	trainSplit, testSplit := splits.Train, splits.Test
 	rc, err := r.RunConfig(p, trainSplit)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("point %d (%s): %w", p.Index, p.ID(), err)
@@ -123,8 +170,11 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	defer run.Close()
 	out := Outcome{Resumed: resumed}
 	res := &Result{Point: p, Status: StatusDone, Dataset: rc.Data.Name, TrainSamples: trainSplit.N, TestSamples: testSplit.N}
+	if splits.Val != nil {
+		res.ValSamples = splits.Val.N
+	}
 	if !run.Done() {
-		if _, err := run.Fit(ctx, trainSplit, testSplit); err != nil {
+		if _, err := run.Fit(ctx, trainSplit, splits.Eval()); err != nil {
 			var div *train.DivergenceError
 			if !errors.As(err, &div) {
 				return out, err
@@ -146,6 +196,10 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 		return out, fmt.Errorf("analysis of %s: %w", p.ID(), err)
 	}
 	res.AnalysisSeconds = time.Since(aStart).Seconds()
+	res.FinalTestAcc = rep.TestAccuracy
+	if res.BestValTestAcc, err = bestValTestAcc(ctx, run, res, testSplit); err != nil {
+		return out, fmt.Errorf("test evaluation of the best validation epoch of %s: %w", p.ID(), err)
+	}
 	if err := rep.WriteJSON(filepath.Join(dir, ReportFile)); err != nil {
 		return out, err
 	}
@@ -155,6 +209,28 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	}
 	out.Result, out.Seconds = res, time.Since(start).Seconds()
 	return out, nil
+}
+
+// bestValTestAcc evaluates the checkpoint of the run's best validation epoch on test: the final model's accuracy
+// when that epoch is the last one, else the checkpoint's, loaded beside the run's trainer.
+func bestValTestAcc(ctx context.Context, run *train.Run, res *Result, test *datasets.Split) (float64, error) {
+	st := run.Trainer.State()
+	if st.Best == nil || st.Best.Epoch == res.Epochs {
+		return res.FinalTestAcc, nil
+	}
+	ck, err := train.LoadCheckpoint(filepath.Join(run.Dir, "checkpoints", st.Best.Checkpoint))
+	if err != nil {
+		return 0, err
+	}
+	cfg := run.Config.Train
+	cfg.Progress, cfg.Logger, cfg.Track = nil, nil, nil
+	t, err := train.NewTrainer(ck.Model, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer t.Close()
+	ev, err := t.Evaluate(ctx, test, nil)
+	return ev.Accuracy, err
 }
 
 // openRun resumes the run in dir when it holds one with exactly the config rc (anything else there is an error
@@ -180,11 +256,33 @@ func (r *Runner) openRun(dir string, rc train.RunConfig) (run *train.Run, resume
 }
 
 // RunAll runs every given point (all of the grid's when points is nil) with a pool of workers (at least 1),
-// calling report after each point (from one goroutine at a time). It goes on past a failed point and returns the
-// failures joined; after ctx is cancelled it starts no new point and returns the interruption.
+// calling report after each point (from one goroutine at a time). The sweep points run first and the points at a
+// chosen learning rate only once they have all ended, since their rate depends on the sweep. It goes on past a
+// failed point and returns the failures joined; after ctx is cancelled it starts no new point and returns the
+// interruption.
 func (r *Runner) RunAll(ctx context.Context, points []Point, workers int, report func(Point, Outcome, error)) error {
 	if points == nil {
 		points = r.Grid.Points()
+	}
+	var sweep, chosen []Point
+	for _, p := range points {
+		if p.Chosen() {
+			chosen = append(chosen, p)
+		} else {
+			sweep = append(sweep, p)
+		}
+	}
+	errs := []error{r.runPool(ctx, sweep, workers, report)}
+	if ctx.Err() == nil {
+		errs = append(errs, r.runPool(ctx, chosen, workers, report))
+	}
+	return errors.Join(errs...)
+}
+
+// runPool runs points with a pool of workers; see RunAll.
+func (r *Runner) runPool(ctx context.Context, points []Point, workers int, report func(Point, Outcome, error)) error {
+	if len(points) == 0 {
+		return nil
 	}
 	workers = max(1, min(workers, len(points)))
 	jobs := make(chan Point)

@@ -17,13 +17,14 @@ import (
 )
 
 // tinyGrid is a grid of two real MNIST runs small enough for a test: vgg_mini tanh in both placements, one seed,
-// 2 epochs of 20 images per class, evaluated on 10 per class.
+// learning rate 0.1, 2 epochs of 18 images per class (2 more held out for validation), tested on 10 per class.
 func tinyGrid() *Grid {
 	g, err := Preset("order", "quick", train.DataSpec{Name: "mnist"})
 	if err != nil {
 		panic(err)
 	}
 	g.Activations, g.Placements, g.Seeds = []string{"tanh"}, []string{"conventional", "swapped"}, []int64{1}
+	g.LRs, g.Train.LR = []float64{0.1}, 0.1
 	g.Data.TrainPerClass, g.Data.TestPerClass = 20, 10
 	g.Train.Epochs = 2
 	g.Train.BatchSize = 50
@@ -32,7 +33,7 @@ func tinyGrid() *Grid {
 
 func TestPointsOrderAndIDs(t *testing.T) {
 	g := &Grid{Archs: []string{"vgg_mini"}, Activations: []string{"tanh", "shifted_tanh:0.5"},
-		Placements: []string{"conventional", "swapped"}, Seeds: []int64{1, 2}}
+		Placements: []string{"conventional", "swapped"}, Seeds: []int64{1, 2}, Train: train.Config{LR: 0.1}}
 	var ids []string
 	for i, p := range g.Points() {
 		if p.Index != i {
@@ -41,13 +42,31 @@ func TestPointsOrderAndIDs(t *testing.T) {
 		ids = append(ids, p.ID())
 	}
 	want := []string{
-		"vgg_mini-tanh-conventional-seed1", "vgg_mini-tanh-swapped-seed1",
-		"vgg_mini-shifted_tanh_0.5-conventional-seed1", "vgg_mini-shifted_tanh_0.5-swapped-seed1",
-		"vgg_mini-tanh-conventional-seed2", "vgg_mini-tanh-swapped-seed2",
-		"vgg_mini-shifted_tanh_0.5-conventional-seed2", "vgg_mini-shifted_tanh_0.5-swapped-seed2",
+		"vgg_mini-tanh-conventional-lr0.1-seed1", "vgg_mini-tanh-swapped-lr0.1-seed1",
+		"vgg_mini-shifted_tanh_0.5-conventional-lr0.1-seed1", "vgg_mini-shifted_tanh_0.5-swapped-lr0.1-seed1",
+		"vgg_mini-tanh-conventional-lr0.1-seed2", "vgg_mini-tanh-swapped-lr0.1-seed2",
+		"vgg_mini-shifted_tanh_0.5-conventional-lr0.1-seed2", "vgg_mini-shifted_tanh_0.5-swapped-lr0.1-seed2",
 	}
 	if !reflect.DeepEqual(ids, want) {
 		t.Fatalf("points\n got %v\nwant %v", ids, want)
+	}
+	if g.SweepPoints() != len(want) {
+		t.Fatalf("one rate: %d sweep points, want every point", g.SweepPoints())
+	}
+
+	// A learning-rate axis swept on the first seed: every rate for seed 1, then the chosen rate for seed 2.
+	g.Activations, g.LRs, g.SweepSeeds = []string{"tanh"}, []float64{0.01, 0.1}, 1
+	ids = nil
+	for _, p := range g.Points() {
+		ids = append(ids, p.ID())
+	}
+	want = []string{
+		"vgg_mini-tanh-conventional-lr0.01-seed1", "vgg_mini-tanh-conventional-lr0.1-seed1",
+		"vgg_mini-tanh-swapped-lr0.01-seed1", "vgg_mini-tanh-swapped-lr0.1-seed1",
+		"vgg_mini-tanh-conventional-lr-chosen-seed2", "vgg_mini-tanh-swapped-lr-chosen-seed2",
+	}
+	if !reflect.DeepEqual(ids, want) || g.SweepPoints() != 4 {
+		t.Fatalf("sweep points\n got %v (%d in the sweep)\nwant %v (4)", ids, g.SweepPoints(), want)
 	}
 }
 
@@ -61,8 +80,11 @@ func TestPresetsValidate(t *testing.T) {
 			if err := g.Validate(); err != nil {
 				t.Errorf("%s/%s: %v", e, b, err)
 			}
-			if g.Train.LR != 0.1 || g.Train.Momentum != 0.9 || g.Train.WeightDecay != 5e-4 || g.Train.BatchSize != 128 {
-				t.Errorf("%s/%s: recipe %+v is not the shared one", e, b, g.Train)
+			if g.Train.Momentum != 0.9 || g.Train.WeightDecay != 5e-4 || g.Train.BatchSize != 128 || len(g.LRs) < 2 {
+				t.Errorf("%s/%s: recipe %+v (rates %v) is not the shared one with a learning-rate axis", e, b, g.Train, g.LRs)
+			}
+			if g.Data.ValFraction != 0.1 || g.Train.Track == nil || g.SweepSeeds != 1 {
+				t.Errorf("%s/%s: no validation split, tracking or one-seed sweep: %+v", e, b, g.Data)
 			}
 		}
 	}
@@ -84,6 +106,11 @@ func TestGridValidateNamesTheField(t *testing.T) {
 		"empty":     {func(g *Grid) { g.Seeds = nil }, "at least one"},
 		"epochs":    {func(g *Grid) { g.Train.Epochs = 0 }, "epochs"},
 		"perclass":  {func(g *Grid) { g.Data.TestSubset = 5 }, "test_per_class"},
+		"no val":    {func(g *Grid) { g.Data.ValFraction = 0 }, "val_fraction"},
+		"val 1":     {func(g *Grid) { g.Data.ValFraction = 1 }, "val_fraction"},
+		"lr NaN":    {func(g *Grid) { g.LRs = []float64{0.1, math.NaN()} }, "lrs"},
+		"lr twice":  {func(g *Grid) { g.LRs = []float64{0.1, 0.1} }, "lrs"},
+		"sweep":     {func(g *Grid) { g.SweepSeeds = -1 }, "sweep_seeds"},
 	} {
 		g := tinyGrid()
 		c.edit(g)
@@ -116,11 +143,11 @@ func TestWriteGridRefusesAnotherGrid(t *testing.T) {
 }
 
 func TestStatAndPearson(t *testing.T) {
-	s := stat([]float64{0.9, 0.8, 1.0})
+	s := stats([]float64{0.9, 0.8, 1.0})
 	if math.Abs(s.Mean-0.9) > 1e-15 || math.Abs(s.Std-0.1) > 1e-15 || s.N != 3 {
 		t.Fatalf("stat = %+v, want mean 0.9 std 0.1 (n−1)", s)
 	}
-	if one := stat([]float64{0.5}); one.Std != 0 || one.Mean != 0.5 {
+	if one := stats([]float64{0.5}); one.Std != 0 || one.Mean != 0.5 {
 		t.Fatalf("one value: %+v", one)
 	}
 	if r := pearson([]float64{1, 2, 3, 4}, []float64{2, 4, 6, 8}); math.Abs(r-1) > 1e-12 {
@@ -140,9 +167,10 @@ func f(v float64) *float64 { return &v }
 // accuracy acc and layer-mean metrics.
 func fakeResult(t *testing.T, g *Grid, dir string, p Point, status string, acc, asym, sparsity float64) {
 	t.Helper()
-	res := &Result{Point: p, Status: status, Dataset: "mnist", Epochs: 2, BestTestAcc: acc + 0.01, BestEpoch: 1,
-		FinalTestAcc: acc, TrainSeconds: 10,
-		Mean: LayerSummary{Name: "mean", Saturation: f(0.5), AsymmetricSaturation: f(asym), SkewnessAbsMean: f(1), Sparsity: sparsity}}
+	res := &Result{Point: p, Status: status, Dataset: "mnist", Epochs: 2, BestValAcc: acc + 0.01, BestValEpoch: 1,
+		FinalValAcc: acc - 0.01, FinalTestAcc: acc, BestValTestAcc: acc, TrainSeconds: 10,
+		Curve: []CurvePoint{{Epoch: 1, TrainLoss: 1, ValAcc: acc - 0.1}, {Epoch: 2, TrainLoss: 0.5, ValAcc: acc - 0.01}},
+		Mean:  LayerSummary{Name: "mean", Saturation: f(0.5), AsymmetricSaturation: f(asym), SkewnessAbsMean: f(1), Sparsity: sparsity}}
 	if p.Activation == "relu" {
 		res.Mean.Saturation, res.Mean.AsymmetricSaturation, res.Mean.SkewnessAbsMean = nil, nil, nil
 	}
@@ -176,8 +204,8 @@ func fakeResult(t *testing.T, g *Grid, dir string, p Point, status string, acc, 
 func TestCollectAggregatesOverSeeds(t *testing.T) {
 	dir := t.TempDir()
 	g := &Grid{Archs: []string{"vgg_mini"}, Activations: []string{"relu", "tanh"}, Placements: []string{"conventional", "swapped"},
-		Seeds: []int64{1, 2, 3}, Data: train.DataSpec{Name: "mnist"}, Train: train.DefaultConfig(), Augment: "auto",
-		Analysis: analysis.DefaultOptions()}
+		Seeds: []int64{1, 2, 3}, Data: train.DataSpec{Name: "mnist", ValFraction: 0.1}, Train: train.DefaultConfig(),
+		Augment: "auto", Analysis: analysis.DefaultOptions()}
 	if err := WriteGrid(dir, g); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +229,7 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 		}
 	}
 	// an unfinished run directory (no result.json) is ignored
-	if err := os.MkdirAll(filepath.Join(dir, RunsDir, "vgg_mini-tanh-swapped-seed3"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, RunsDir, "vgg_mini-tanh-swapped-lr0.01-seed3"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Collect(dir)
@@ -214,9 +242,9 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 	var order []string
 	for _, r := range s.Rows {
 		order = append(order, r.Activation+"/"+r.Placement)
-		want := stat(accs[r.Arch+" "+r.Activation+" "+r.Placement])
-		if r.FinalAcc != want {
-			t.Errorf("%s/%s final acc %+v, want %+v", r.Activation, r.Placement, r.FinalAcc, want)
+		want := stats(accs[r.Arch+" "+r.Activation+" "+r.Placement])
+		if r.TestAcc != want {
+			t.Errorf("%s/%s final acc %+v, want %+v", r.Activation, r.Placement, r.TestAcc, want)
 		}
 		if r.Activation == "relu" && r.Saturation.N != 0 {
 			t.Errorf("relu has a saturation stat: %+v", r.Saturation)
@@ -225,8 +253,8 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 	if want := []string{"relu/conventional", "relu/swapped", "tanh/conventional", "tanh/swapped"}; !reflect.DeepEqual(order, want) {
 		t.Fatalf("rows %v, want the grid's order %v", order, want)
 	}
-	if r := s.Rows[1]; r.Runs != 3 || r.Diverged != 1 || r.FinalAcc.N != 2 {
-		t.Fatalf("relu/swapped: runs %d diverged %d n %d; want 3, 1, 2", r.Runs, r.Diverged, r.FinalAcc.N)
+	if r := s.Rows[1]; r.Runs != 3 || r.Diverged != 1 || r.TestAcc.N != 2 {
+		t.Fatalf("relu/swapped: runs %d diverged %d n %d; want 3, 1, 2", r.Runs, r.Diverged, r.TestAcc.N)
 	}
 	if err := WriteSummaryDir(dir, s); err != nil {
 		t.Fatal(err)
@@ -240,7 +268,7 @@ func TestCollectAggregatesOverSeeds(t *testing.T) {
 		t.Fatalf("summary.csv: %d records, %v", len(recs), err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, SummaryMarkdown))
-	for _, want := range []string{"| vgg_mini | tanh | swapped | 2 |", "(1 diverged)", "figures/accuracy.png", "1 grid points not finished"} {
+	for _, want := range []string{"| vgg_mini | tanh | swapped | 0.01 | 2 |", "(1 diverged)", "figures/accuracy.png", "1 grid points not finished"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("summary.md lacks %q", want)
 		}
@@ -334,7 +362,7 @@ func TestRunPointSkipsFinishedAndResumesInterrupted(t *testing.T) {
 		t.Fatal("the second call did not resume the interrupted run")
 	}
 	a, b := *got.Result, *want.Result
-	a.TrainSeconds, a.AnalysisSeconds, b.TrainSeconds, b.AnalysisSeconds = 0, 0, 0, 0
+	a.TrainSeconds, a.AnalysisSeconds, a.TrackSeconds, b.TrainSeconds, b.AnalysisSeconds, b.TrackSeconds = 0, 0, 0, 0, 0, 0
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("resumed result differs from the straight run:\n got %+v\nwant %+v", a, b)
 	}
@@ -363,7 +391,7 @@ func TestRunAllRecordsDivergence(t *testing.T) {
 	}
 	g := tinyGrid()
 	g.Placements = []string{"swapped"}
-	g.Train.LR = 1e30
+	g.LRs, g.Train.LR = []float64{1e30}, 1e30
 	dir := t.TempDir()
 	if err := WriteGrid(dir, g); err != nil {
 		t.Fatal(err)
@@ -430,7 +458,7 @@ func TestSharedRunsDirServesEveryGridThatHasThePoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	// tanh swapped is common (index 0 in shifted, 1 in order); shifted_tanh:1 has not run.
-	if len(s.Results) != 1 || s.Missing != 1 || s.Results[0].Point.ID() != "vgg_mini-tanh-swapped-seed1" || s.Results[0].Point.Index != 0 {
+	if len(s.Results) != 1 || s.Missing != 1 || s.Results[0].Point.ID() != "vgg_mini-tanh-swapped-lr0.1-seed1" || s.Results[0].Point.Index != 0 {
 		t.Fatalf("shifted sees %d results (missing %d): %+v", len(s.Results), s.Missing, s.Results)
 	}
 	r, err := NewRunner(filepath.Join(root, "shifted"), nil, nil)

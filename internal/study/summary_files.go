@@ -5,12 +5,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/internal/atomicfile"
 )
 
@@ -18,17 +16,20 @@ import (
 const (
 	SummaryMarkdown = "summary.md"
 	SummaryCSV      = "summary.csv"
+	VerdictsCSV     = "verdicts.csv"
+	LRCSV           = "lr.csv"
 	RunsCSV         = "runs.csv"
 	FiguresDir      = "figures"
 	ComparisonsDir  = "comparisons"
 )
 
-// WriteSummaryDir writes the summary into dir: summary.md (tables and figures), summary.csv (one row per
-// configuration, mean and std columns), runs.csv (one row per run), figures/*.png and, for every arch ×
-// activation run in several placements (or arch × placement run with several activations), the analysis
-// comparison of its lowest seed in comparisons/<name>/. Every file is written atomically.
+// WriteSummaryDir writes the summary into dir: summary.md (verdicts first, then the learning-rate sweep, the
+// configurations at their chosen rates and the figures), verdicts.csv, lr.csv, summary.csv (one row per
+// configuration at its chosen rate), runs.csv (one row per run), figures/*.png and, for every arch × activation run
+// in several placements (or arch × placement run with several activations), the analysis comparison of its lowest
+// seed in comparisons/<name>/. Every file is written atomically.
 func WriteSummaryDir(dir string, s *Summary) error {
-	figs, err := writeStudyFigures(filepath.Join(dir, FiguresDir), s)
+	figs, err := writeStudyFigures(dir, s)
 	if err != nil {
 		return err
 	}
@@ -40,6 +41,8 @@ func WriteSummaryDir(dir string, s *Summary) error {
 		name string
 		data func() ([]byte, error)
 	}{
+		{VerdictsCSV, s.verdictsCSV},
+		{LRCSV, s.lrCSV},
 		{SummaryCSV, s.summaryCSV},
 		{RunsCSV, s.runsCSV},
 		{SummaryMarkdown, func() ([]byte, error) { return []byte(s.Markdown(figs, comps)), nil }},
@@ -78,11 +81,11 @@ func num(s Stat) string {
 	return fmt.Sprintf("%.3f ± %.3f", s.Mean, s.Std)
 }
 
-// Table is the Markdown table of the rows: mean ± std over seeds.
+// Table is the Markdown table of the rows (each configuration at its chosen rate): mean ± std over seeds.
 func (s *Summary) Table() string {
 	var b strings.Builder
-	b.WriteString("| arch | activation | placement | runs | best acc % | final acc % | saturation | asym. saturation | \\|skew\\| | sparsity | train s |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| arch | activation | placement | lr | runs | val acc % | test acc % | test acc % (best val epoch) | saturation | asym. saturation | \\|skew\\| | sparsity | train s |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range s.Rows {
 		runs := strconv.Itoa(r.Runs)
 		if r.Diverged > 0 {
@@ -92,13 +95,111 @@ func (s *Summary) Table() string {
 		if r.TrainSeconds.N > 0 {
 			secs = fmt.Sprintf("%.0f", r.TrainSeconds.Mean)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Arch, r.Activation, r.Placement,
-			runs, pct(r.BestAcc), pct(r.FinalAcc), num(r.Saturation), num(r.Asymmetric), num(r.Skewness), num(r.Sparsity), secs)
+		fmt.Fprintf(&b, "| %s | %s | %s | %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Arch, r.Activation,
+			r.Placement, r.LR, runs, pct(r.ValAcc), pct(r.TestAcc), pct(r.BestValTestAcc), num(r.Saturation),
+			num(r.Asymmetric), num(r.Skewness), num(r.Sparsity), secs)
 	}
 	return b.String()
 }
 
-// Markdown is summary.md: what was run, the table, the relations and the figures.
+// VerdictTable is the Markdown table of the verdicts: per (arch, activation) and quantity, the mean paired
+// difference swapped − conventional with its 95% interval (accuracy in percentage points).
+func (s *Summary) VerdictTable() string {
+	if len(s.Verdicts) == 0 {
+		return "No verdict yet: no seed has a finished run in both placements of one configuration.\n"
+	}
+	var b strings.Builder
+	b.WriteString("| arch | activation | quantity | lr conv. / swapped | seeds | swapped − conventional | 95% CI | verdict |\n")
+	b.WriteString("|---|---|---|---|--:|--:|---|---|\n")
+	for _, v := range s.Verdicts {
+		scale, f := 1.0, "%+.3f"
+		if v.Metric == MetricTestAccuracy {
+			scale, f = 100, "%+.2f pp"
+		}
+		ci := "–"
+		if !math.IsNaN(v.Low) {
+			ci = fmt.Sprintf("["+f+", "+f+"]", scale*v.Low, scale*v.High)
+			ci = strings.Replace(ci, " pp,", ",", 1)
+		}
+		verdict := v.Verdict
+		if v.Metric == MetricTestAccuracy {
+			verdict = "**" + verdict + "**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %g / %g | %d | "+f+" | %s | %s |\n", v.Arch, v.Activation, v.Metric,
+			v.ConvLR, v.SwapLR, v.N, scale*v.Mean, ci, verdict)
+	}
+	return b.String()
+}
+
+// LRTable is the Markdown table of the learning-rate sweep: mean final validation accuracy per rate, the chosen
+// rate in bold.
+func (s *Summary) LRTable() string {
+	if len(s.Choices) == 0 {
+		return ""
+	}
+	lrs := s.Choices[0].LRs
+	var b strings.Builder
+	b.WriteString("| arch | activation | placement |")
+	for _, lr := range lrs {
+		fmt.Fprintf(&b, " lr %g |", lr)
+	}
+	b.WriteString(" chosen |\n|---|---|---|" + strings.Repeat("--:|", len(lrs)) + "--:|\n")
+	for _, c := range s.Choices {
+		fmt.Fprintf(&b, "| %s | %s | %s |", c.Arch, c.Activation, c.Placement)
+		for i, lr := range c.LRs {
+			cell := "–"
+			if c.Runs[i] > 0 {
+				cell = fmt.Sprintf("%.2f", 100*c.ValAcc[i])
+				if lr == c.Chosen {
+					cell = "**" + cell + "**"
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		chosen := "–"
+		if c.Chosen > 0 {
+			chosen = strconv.FormatFloat(c.Chosen, 'g', -1, 64)
+			if !c.Complete {
+				chosen += " (sweep incomplete)"
+			}
+		}
+		fmt.Fprintf(&b, " %s |\n", chosen)
+	}
+	return b.String()
+}
+
+// Protocol describes, in one paragraph, how the grid's runs were chosen and compared.
+func (s *Summary) Protocol() string {
+	g := s.Grid
+	if g == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Protocol: %g of the training images of each class are held out (stratified, seed %d) as the "+
+		"validation split, the same images for every run. ", g.Data.ValFraction, g.Data.ValSeed)
+	rates := g.rates()
+	sweep := g.sweepSeeds()
+	if len(rates) > 1 {
+		fmt.Fprintf(&b, "Each configuration is trained at every learning rate of %v on seed(s) %v; the rate with "+
+			"the highest mean final validation accuracy is chosen per configuration", rates, g.Seeds[:sweep])
+		if sweep < len(g.Seeds) {
+			fmt.Fprintf(&b, ", and seeds %v are trained at that rate only", g.Seeds[sweep:])
+		}
+		b.WriteString(". ")
+	} else {
+		fmt.Fprintf(&b, "Every run uses learning rate %g. ", rates[0])
+	}
+	b.WriteString("The test split is evaluated once per run, after training: on the final model (the accuracy " +
+		"of every table and verdict) and on the checkpoint of the best validation epoch. Verdicts pair the runs " +
+		"of equal seed (same initial weights and data order) at each placement's chosen rate: swapped − " +
+		"conventional per seed, its mean and 95% Student-t confidence interval over the seeds; \"no significant " +
+		"difference\" when the interval holds 0. Metrics are layer averages of the final model on the test split " +
+		"(saturation fields over bounded layers only).")
+	return b.String()
+}
+
+// Markdown is summary.md: what was run, the verdicts, the sweep, the configurations, the relations and the
+// figures.
 func (s *Summary) Markdown(figs, comps []string) string {
 	var b strings.Builder
 	b.WriteString("# Study summary\n\n")
@@ -113,19 +214,28 @@ func (s *Summary) Markdown(figs, comps []string) string {
 		fmt.Fprintf(&b, "%s: %s × %s × %s × seeds %v on %s", name, strings.Join(g.Archs, ", "),
 			strings.Join(g.Activations, ", "), strings.Join(g.Placements, ", "), g.Seeds, g.Data.Name)
 		if g.Data.TrainPerClass > 0 || g.Data.TestPerClass > 0 {
-			fmt.Fprintf(&b, " (%d train / %d test images per class)", g.Data.TrainPerClass, g.Data.TestPerClass)
+			fmt.Fprintf(&b, " (%d training images per class before the hold-out, %d test images per class)", g.Data.TrainPerClass, g.Data.TestPerClass)
 		}
-		fmt.Fprintf(&b, "; %d epochs, SGD lr %g momentum %g weight decay %g, %s schedule, batch %d, augment %s.\n\n",
-			g.Train.Epochs, g.Train.LR, g.Train.Momentum, g.Train.WeightDecay, g.Train.Schedule.Kind, g.Train.BatchSize, g.Augment)
+		if len(s.Results) > 0 {
+			r := s.Results[0]
+			fmt.Fprintf(&b, ": %d training, %d validation and %d test images", r.TrainSamples, r.ValSamples, r.TestSamples)
+		}
+		fmt.Fprintf(&b, "; %d epochs, SGD momentum %g weight decay %g, %s schedule, batch %d, augment %s.\n\n",
+			g.Train.Epochs, g.Train.Momentum, g.Train.WeightDecay, g.Train.Schedule.Kind, g.Train.BatchSize, g.Augment)
+		b.WriteString(s.Protocol() + "\n\n")
 	}
 	fmt.Fprintf(&b, "%d finished runs", len(s.Results))
 	if s.Missing > 0 {
-		fmt.Fprintf(&b, ", %d grid points not finished (not in the table)", s.Missing)
+		fmt.Fprintf(&b, ", %d grid points not finished (the tables show what exists)", s.Missing)
 	}
-	b.WriteString(". Mean ± sample std over seeds; metrics are layer averages of the final model on the test split " +
-		"(saturation fields over bounded layers only, – for unbounded activations).\n\n")
+	b.WriteString(".\n\n## Verdict: swapped − conventional, paired by seed\n\n")
+	b.WriteString(s.VerdictTable())
+	if lt := s.LRTable(); lt != "" {
+		b.WriteString("\n## Learning rate: mean final validation accuracy (%) over the sweep seeds\n\n" + lt)
+	}
+	b.WriteString("\n## Each configuration at its chosen learning rate (mean ± std over seeds)\n\n")
 	b.WriteString(s.Table())
-	b.WriteString("\nCorrelation over runs of final test accuracy with each layer-averaged metric (Pearson r):\n\n")
+	b.WriteString("\nCorrelation over these runs of final test accuracy with each layer-averaged metric (Pearson r):\n\n")
 	b.WriteString("| metric | r | runs |\n|---|---|---|\n")
 	for _, rel := range s.Relations {
 		r := "–"
@@ -153,128 +263,93 @@ func statCells(s Stat, scale float64) []string {
 	if s.N == 0 {
 		return []string{"", ""}
 	}
-	return []string{strconv.FormatFloat(scale*s.Mean, 'g', 6, 64), strconv.FormatFloat(scale*s.Std, 'g', 6, 64)}
+	return []string{ff(scale * s.Mean), ff(scale * s.Std)}
+}
+
+// ff formats a float for CSV: 6 significant digits, empty for NaN.
+func ff(x float64) string {
+	if math.IsNaN(x) {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'g', 6, 64)
+}
+
+func writeCSV(rows [][]string) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.WriteAll(rows)
+	return buf.Bytes(), w.Error()
+}
+
+func (s *Summary) verdictsCSV() ([]byte, error) {
+	rows := [][]string{{"arch", "activation", "metric", "conventional_lr", "swapped_lr", "seeds", "diffs", "mean_diff",
+		"std_diff", "ci_low", "ci_high", "verdict"}}
+	for _, v := range s.Verdicts {
+		seeds, diffs := make([]string, len(v.Seeds)), make([]string, len(v.Diffs))
+		for i := range v.Seeds {
+			seeds[i], diffs[i] = strconv.FormatInt(v.Seeds[i], 10), ff(v.Diffs[i])
+		}
+		rows = append(rows, []string{v.Arch, v.Activation, v.Metric, ff(v.ConvLR), ff(v.SwapLR),
+			strings.Join(seeds, " "), strings.Join(diffs, " "), ff(v.Mean), ff(v.Std), ff(v.Low), ff(v.High), v.Verdict})
+	}
+	return writeCSV(rows)
+}
+
+func (s *Summary) lrCSV() ([]byte, error) {
+	rows := [][]string{{"arch", "activation", "placement", "lr", "sweep_runs", "mean_final_val_acc", "chosen"}}
+	for _, c := range s.Choices {
+		for i, lr := range c.LRs {
+			val := ""
+			if c.Runs[i] > 0 {
+				val = ff(c.ValAcc[i])
+			}
+			rows = append(rows, []string{c.Arch, c.Activation, c.Placement, ff(lr), strconv.Itoa(c.Runs[i]), val,
+				strconv.FormatBool(lr == c.Chosen)})
+		}
+	}
+	return writeCSV(rows)
 }
 
 func (s *Summary) summaryCSV() ([]byte, error) {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	header := []string{"arch", "activation", "placement", "runs", "diverged", "seeds"}
-	for _, m := range []string{"best_acc", "final_acc", "saturation", "asymmetric_saturation", "skewness_abs_mean", "sparsity", "train_seconds"} {
+	header := []string{"arch", "activation", "placement", "lr", "runs", "diverged", "seeds"}
+	for _, m := range []string{"val_acc", "test_acc", "best_val_test_acc", "saturation", "asymmetric_saturation", "skewness_abs_mean", "sparsity", "train_seconds"} {
 		header = append(header, m+"_mean", m+"_std")
 	}
-	_ = w.Write(header)
+	rows := [][]string{header}
 	for _, r := range s.Rows {
 		seeds := make([]string, len(r.Seeds))
 		for i, sd := range r.Seeds {
 			seeds[i] = strconv.FormatInt(sd, 10)
 		}
-		rec := []string{r.Arch, r.Activation, r.Placement, strconv.Itoa(r.Runs), strconv.Itoa(r.Diverged), strings.Join(seeds, " ")}
-		for _, st := range []Stat{r.BestAcc, r.FinalAcc, r.Saturation, r.Asymmetric, r.Skewness, r.Sparsity, r.TrainSeconds} {
+		rec := []string{r.Arch, r.Activation, r.Placement, ff(r.LR), strconv.Itoa(r.Runs), strconv.Itoa(r.Diverged), strings.Join(seeds, " ")}
+		for _, st := range []Stat{r.ValAcc, r.TestAcc, r.BestValTestAcc, r.Saturation, r.Asymmetric, r.Skewness, r.Sparsity, r.TrainSeconds} {
 			rec = append(rec, statCells(st, 1)...)
 		}
-		_ = w.Write(rec)
+		rows = append(rows, rec)
 	}
-	w.Flush()
-	return buf.Bytes(), w.Error()
+	return writeCSV(rows)
 }
 
 func optCell(v *float64) string {
 	if v == nil {
 		return ""
 	}
-	return strconv.FormatFloat(*v, 'g', 6, 64)
+	return ff(*v)
 }
 
 func (s *Summary) runsCSV() ([]byte, error) {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"index", "id", "arch", "activation", "placement", "seed", "status", "epochs", "best_acc", "best_epoch",
-		"final_acc", "final_train_loss", "saturation", "asymmetric_saturation", "skewness_abs_mean", "sparsity",
-		"train_seconds", "analysis_seconds"})
+	rows := [][]string{{"index", "id", "arch", "activation", "placement", "lr", "seed", "status", "epochs",
+		"final_val_acc", "best_val_acc", "best_val_epoch", "final_test_acc", "best_val_test_acc", "final_train_loss",
+		"saturation", "asymmetric_saturation", "skewness_abs_mean", "sparsity", "train_seconds", "track_seconds",
+		"analysis_seconds"}}
 	for _, r := range s.Results {
 		p := r.Point
-		_ = w.Write([]string{strconv.Itoa(p.Index), p.ID(), p.Arch, p.Activation, p.Placement, strconv.FormatInt(p.Seed, 10),
-			r.Status, strconv.Itoa(r.Epochs), strconv.FormatFloat(r.BestTestAcc, 'g', 6, 64), strconv.Itoa(r.BestEpoch),
-			strconv.FormatFloat(r.FinalTestAcc, 'g', 6, 64), strconv.FormatFloat(r.FinalLoss, 'g', 6, 64),
+		rows = append(rows, []string{strconv.Itoa(p.Index), p.ID(), p.Arch, p.Activation, p.Placement, ff(p.LR),
+			strconv.FormatInt(p.Seed, 10), r.Status, strconv.Itoa(r.Epochs), ff(r.FinalValAcc), ff(r.BestValAcc),
+			strconv.Itoa(r.BestValEpoch), ff(r.FinalTestAcc), ff(r.BestValTestAcc), ff(r.FinalLoss),
 			optCell(r.Mean.Saturation), optCell(r.Mean.AsymmetricSaturation), optCell(r.Mean.SkewnessAbsMean),
-			strconv.FormatFloat(r.Mean.Sparsity, 'g', 6, 64),
-			strconv.FormatFloat(r.TrainSeconds, 'f', 1, 64), strconv.FormatFloat(r.AnalysisSeconds, 'f', 1, 64)})
+			ff(r.Mean.Sparsity), strconv.FormatFloat(r.TrainSeconds, 'f', 1, 64),
+			strconv.FormatFloat(r.TrackSeconds, 'f', 2, 64), strconv.FormatFloat(r.AnalysisSeconds, 'f', 1, 64)})
 	}
-	w.Flush()
-	return buf.Bytes(), w.Error()
-}
-
-// writeComparisons writes the analysis comparison of each group of configurations that differ in one axis: the
-// placements of an arch × activation, else the activations of an arch × placement. It uses each configuration's
-// lowest finished seed and returns the directories written, relative to dir.
-func writeComparisons(dir string, s *Summary) ([]string, error) {
-	type member struct {
-		label string
-		res   *Result
-	}
-	lowest := map[string]*Result{}
-	var order []string
-	for _, r := range s.Results {
-		if r.Status != StatusDone {
-			continue
-		}
-		k := r.Point.Config()
-		if cur, ok := lowest[k]; !ok {
-			lowest[k] = r
-			order = append(order, k)
-		} else if r.Point.Seed < cur.Point.Seed {
-			lowest[k] = r
-		}
-	}
-	groups := map[string][]member{}
-	var names []string
-	add := func(name, label string, r *Result) {
-		if _, ok := groups[name]; !ok {
-			names = append(names, name)
-		}
-		groups[name] = append(groups[name], member{label, r})
-	}
-	placements := map[string]map[string]bool{} // arch+act → placements seen
-	for _, k := range order {
-		p := lowest[k].Point
-		key := p.Arch + "-" + p.Activation
-		if placements[key] == nil {
-			placements[key] = map[string]bool{}
-		}
-		placements[key][p.Placement] = true
-	}
-	for _, k := range order {
-		p := lowest[k].Point
-		if len(placements[p.Arch+"-"+p.Activation]) > 1 {
-			add(p.Arch+"-"+strings.ReplaceAll(p.Activation, ":", "_"), p.Placement, lowest[k])
-		} else {
-			add(p.Arch+"-"+p.Placement, p.Activation, lowest[k])
-		}
-	}
-	var written []string
-	for _, name := range names {
-		g := groups[name]
-		if len(g) < 2 {
-			continue
-		}
-		var reports []*analysis.Report
-		var labels []string
-		for _, m := range g {
-			rep, err := analysis.ReadReport(filepath.Join(s.Grid.RunDir(dir, m.res.Point), ReportFile))
-			if err != nil {
-				return nil, fmt.Errorf("study: comparison %s: %w", name, err)
-			}
-			reports, labels = append(reports, rep), append(labels, m.label)
-		}
-		rel := filepath.Join(ComparisonsDir, name)
-		if err := os.MkdirAll(filepath.Join(dir, rel), 0o755); err != nil {
-			return nil, fmt.Errorf("study: %w", err)
-		}
-		if err := analysis.WriteComparisonDir(filepath.Join(dir, rel), reports, labels); err != nil {
-			return nil, fmt.Errorf("study: comparison %s: %w", name, err)
-		}
-		written = append(written, rel)
-	}
-	return written, nil
+	return writeCSV(rows)
 }
