@@ -1,7 +1,9 @@
 // Command study runs the conventional-vs-swapped study as a grid of training runs — {architecture} × {activation}
-// × {placement} × {seed} on one dataset with one recipe — and aggregates it into mean ± std tables and figures.
+// × {placement} × {learning rate} × {seed} on one dataset with one recipe — and aggregates it into a verdict: each
+// configuration at the learning rate chosen on a validation split, swapped − conventional paired by seed with 95%
+// confidence intervals, tables and figures (docs/study.md).
 //
-//	go run ./examples/study -experiment order -budget quick -dataset fashion-mnist
+//	go run ./examples/study -experiment order -budget medium -dataset fashion-mnist
 //	go run ./examples/study -experiment order -budget quick -dataset cifar10 -data-dir ../shared/data/cifar10-jpeg.tar.gz
 //	go run ./examples/study collect -dir results/study/quick-fashion-mnist/order
 //	go run ./examples/study export -experiment order -budget full -dataset cifar10 -data-dir /shared/data/cifar10 \
@@ -56,7 +58,7 @@ const usageText = `study runs a grid of training runs and aggregates it.
 Usage:
   go run ./examples/study [run] [flags]     run a preset grid (skips finished runs, resumes interrupted ones), then collect
   go run ./examples/study list [flags]      print the grid's points with their indices
-  go run ./examples/study collect -dir DIR  aggregate whatever runs DIR holds: summary.md, summary.csv, runs.csv, figures/
+  go run ./examples/study collect -dir DIR  aggregate whatever runs DIR holds: summary.md (verdicts first), CSVs, figures/
   go run ./examples/study export [flags]    write grid.json, a Kubernetes Indexed Job and a Slurm job array
   go run ./examples/study run-index -dir DIR -index I
                                             run grid point I of the study in DIR (what each scheduler task runs)

@@ -1,14 +1,16 @@
-// Package study runs grids of training runs — {architecture} × {activation} × {placement} × {seed} on one dataset
-// with one shared recipe — locally with a worker pool or as a Kubernetes Indexed Job or Slurm job array, and
-// aggregates whatever runs exist into mean ± std tables and figures. It is the machinery behind examples/study.
+// Package study runs grids of training runs — {architecture} × {activation} × {placement} × {learning rate} ×
+// {seed} on one dataset with one shared recipe — locally with a worker pool or as a Kubernetes Indexed Job or Slurm
+// job array, and aggregates whatever runs exist into a verdict: every choice (best epoch, learning rate) made on a
+// validation split held out of the training data, the test split evaluated once per run, and swapped −
+// conventional paired by seed with Student-t confidence intervals. It is the machinery behind examples/study.
 //
 // A study directory holds
 //
 //	grid.json        the Grid (written by Init; every runner and the scheduler exports read it)
-//	runs/<point>/    one train run directory per grid point (the runs directory can be shared; see RunsDir) (run.json, logs, checkpoints) plus
-//	                 report.json (the analysis of the final model on the test split) and
-//	                 result.json (written last: its presence marks the point finished)
-//	summary.md, summary.csv, runs.csv, figures/, comparisons/   written by Collect
+//	runs/<point>/    one train run directory per grid point (the runs directory can be shared; see RunsDir) (run.json, logs,
+//	                 metrics.jsonl, checkpoints) plus report.json (the analysis of the final model on the test split)
+//	                 and result.json (written last: its presence marks the point finished)
+//	summary.md, verdicts.csv, lr.csv, summary.csv, runs.csv, figures/, comparisons/   written by WriteSummaryDir
 package study
 
 import (
