@@ -44,7 +44,8 @@ var errUsage = errors.New("usage")
 
 type options struct {
 	dataset, dataDir, split, out, labels string
-	samples, batch                       int
+	samples, perClass, batch             int
+	seed                                 int64
 	compare, quiet                       bool
 	opt                                  analysis.Options
 	inputs                               []string
@@ -69,7 +70,9 @@ Flags:
 	fs.StringVar(&o.dataset, "dataset", "", "dataset to evaluate on: "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "dataset directory (default: the dataset's standard location)")
 	fs.StringVar(&o.split, "split", "test", "split to analyse: test or train")
-	fs.IntVar(&o.samples, "samples", 0, "analyse only the first N samples of the split (0 = all)")
+	fs.IntVar(&o.samples, "samples", 0, "analyse only N samples of the split, drawn at random with each class in its proportion (0 = all)")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the -samples draw")
+	fs.IntVar(&o.perClass, "per-class", 0, "analyse only the first N samples of each class (0 = all; excludes -samples)")
 	fs.IntVar(&o.batch, "batch-size", 128, "evaluation batch size")
 	fs.StringVar(&o.out, "out", "results/report", "output directory")
 	fs.StringVar(&o.labels, "labels", "", "comma-separated labels for the inputs (default: from the models' configs)")
@@ -99,6 +102,17 @@ Flags:
 		return o, fmt.Errorf("%w: -batch-size must be positive, got %d", errUsage, o.batch)
 	case o.samples < 0:
 		return o, fmt.Errorf("%w: -samples must not be negative", errUsage)
+	case o.perClass < 0:
+		return o, fmt.Errorf("%w: -per-class must not be negative", errUsage)
+	case o.perClass > 0 && o.samples > 0:
+		return o, fmt.Errorf("%w: -per-class cannot be combined with -samples", errUsage)
+	}
+	for _, in := range o.inputs {
+		// The flag package stops at the first argument that is not a flag, so a flag after the models would
+		// be taken for a model file (and fail only after the models before it were analysed).
+		if strings.HasPrefix(in, "-") {
+			return o, fmt.Errorf("%w: %q comes after the first input; put flags before the models or reports", errUsage, in)
+		}
 	}
 	if err := o.opt.Validate(); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
@@ -176,31 +190,31 @@ func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysi
 		split = trainSplit
 	}
 	if o.samples > 0 {
-		split = datasets.Subset(split, o.samples)
+		split = datasets.Sample(split, o.samples, o.seed)
+	}
+	if o.perClass > 0 {
+		split = datasets.SubsetPerClass(split, o.perClass)
+	}
+	// Every model is loaded before any is analysed, so that a bad file fails at once.
+	models := make([]*zoo.Model, len(o.inputs))
+	for i, path := range o.inputs {
+		if models[i], err = zoo.Load(path); err != nil {
+			return nil, err
+		}
 	}
 	var reports []*analysis.Report
-	for _, path := range o.inputs {
-		m, err := zoo.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if s := m.Config.InputShape; s != [3]int{split.C, split.H, split.W} {
-			return nil, fmt.Errorf("%s: model takes %v inputs, dataset %s has %d×%d×%d", path, s, o.dataset, split.C, split.H, split.W)
-		}
-		cfg := train.DefaultConfig()
-		cfg.BatchSize = o.batch
-		cfg.Label = m.Config.Placement.String()
+	for i, m := range models {
 		if !o.quiet {
-			cfg.Progress = stderr
+			fmt.Fprintf(stderr, "analysing %s (%s) on %s, %d samples\n", o.inputs[i], m.Config, split.Name, split.N)
 		}
-		tr, err := train.NewTrainer(m, cfg)
+		p, err := train.NewPredictor(m, o.batch)
 		if err != nil {
 			return nil, err
 		}
-		rep, _, err := tr.Analyse(ctx, split, o.opt, o.dataset)
-		tr.Close()
+		rep, _, err := p.Analyse(ctx, split, o.opt, o.dataset)
+		p.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", o.inputs[i], err)
 		}
 		reports = append(reports, rep)
 	}

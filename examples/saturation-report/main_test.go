@@ -60,6 +60,17 @@ func TestReportAndComparison(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "conventional") || !strings.Contains(string(md), "swapped") {
 		t.Fatalf("comparison.md: %v\n%s", err, md)
 	}
+	// -per-class takes the first samples of each of MNIST's ten classes.
+	perClass := filepath.Join(dir, "per-class")
+	if err := run(context.Background(), []string{"-dataset", "mnist", "-per-class", "3", "-quiet", "-out", perClass, swap},
+		&bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := analysis.ReadReportDir(perClass); err != nil {
+		t.Fatal(err)
+	} else if r.Samples != 30 {
+		t.Fatalf("-per-class 3: %d samples, want 30", r.Samples)
+	}
 	// Compare the two report directories just written, without a dataset.
 	again := filepath.Join(dir, "again")
 	if err := run(context.Background(), []string{"-compare", "-out", again, filepath.Join(cmp, "conventional"),
@@ -75,15 +86,17 @@ func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	cifarModel := saveModel(t, dir, layers.Swapped, [3]int{3, 32, 32})
 	cases := map[string][]string{
-		"at least one model":  {"-dataset", "mnist"},
-		"-dataset":            {cifarModel},
-		"-split":              {"-dataset", "mnist", "-split", "val", cifarModel},
-		"-compare":            {"-compare", "a.json"},
-		"inputs":              {"-dataset", "mnist", "-samples", "10", "-quiet", cifarModel},
-		"absent.safetensors":  {"-dataset", "mnist", filepath.Join(dir, "absent.safetensors")},
-		"-labels has 2":       {"-dataset", "mnist", "-labels", "a,b", cifarModel},
-		"Options.Delta":       {"-dataset", "mnist", "-delta", "2", cifarModel},
-		"-batch-size must be": {"-dataset", "mnist", "-batch-size", "0", cifarModel},
+		"at least one model": {"-dataset", "mnist"},
+		"-dataset":           {cifarModel},
+		"-split":             {"-dataset", "mnist", "-split", "val", cifarModel},
+		"-compare":           {"-compare", "a.json"},
+		"is 1×28×28 but the model takes 3×32×32": {"-dataset", "mnist", "-samples", "10", "-quiet", cifarModel},
+		`"-samples" comes after the first input`: {"-dataset", "mnist", cifarModel, "-samples", "10"},
+		"-per-class cannot be combined":          {"-dataset", "mnist", "-samples", "10", "-per-class", "2", cifarModel},
+		"absent.safetensors":                     {"-dataset", "mnist", filepath.Join(dir, "absent.safetensors")},
+		"-labels has 2":                          {"-dataset", "mnist", "-labels", "a,b", cifarModel},
+		"Options.Delta":                          {"-dataset", "mnist", "-delta", "2", cifarModel},
+		"-batch-size must be":                    {"-dataset", "mnist", "-batch-size", "0", cifarModel},
 	}
 	for want, args := range cases {
 		err := run(context.Background(), append([]string{"-out", filepath.Join(dir, "o")}, args...), &bytes.Buffer{}, &bytes.Buffer{})

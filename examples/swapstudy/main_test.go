@@ -16,13 +16,14 @@ import (
 func TestRunSmall(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-train-subset", "300", "-test-subset", "120", "-batch-size", "64",
+	// 30 training and 12 test images of each of MNIST's ten classes (TestEveryModel takes the -*-subset flags).
+	err := run(context.Background(), []string{"-train-per-class", "30", "-test-per-class", "12", "-batch-size", "64",
 		"-lr", "0.01", "-quiet", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text := stdout.String()
-	for _, want := range []string{"conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
+	for _, want := range []string{"(300 train / 120 test images)", "conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
@@ -50,6 +51,9 @@ func TestRunErrors(t *testing.T) {
 		"-dataset":      {"-dataset", "imagenet"},
 		"fashion-mnist": {"-dataset", "fashion-mnist", "-data-dir", "/nonexistent/fmnist"},
 		"-epochs":       {"-epochs", "-1"},
+		"-train-per-class cannot be combined with -train-subset":    {"-train-per-class", "3", "-train-subset", "30"},
+		"-test-per-class cannot be combined with -test-subset":      {"-test-per-class", "3", "-test-subset", "30"},
+		"-train-per-class and -test-per-class must not be negative": {"-test-per-class", "-3"},
 	}
 	for want, args := range cases {
 		var stdout, stderr bytes.Buffer
