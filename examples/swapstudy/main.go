@@ -163,8 +163,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := aopt.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	// Bars only on a terminal: redrawn with carriage returns they are noise in a redirected file.
 	var progress io.Writer = stderr
-	if o.quiet {
+	if f, ok := stderr.(*os.File); ok {
+		progress = train.ProgressWriter(f, o.quiet)
+	} else if o.quiet {
 		progress = nil
 	}
 	fmt.Fprintf(stdout, "swapstudy: %s %s on %s (%d train / %d test images), %d epoch(s), batch %d, lr %g, seed %d\n",
@@ -234,6 +237,16 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSp
 	if err := m.Save(filepath.Join(o.out, cfg.Placement.String()+".safetensors")); err != nil {
 		return nil, err
 	}
-	rep, _, err := tr.Analyse(ctx, testSplit, aopt, o.dataset)
+	// The analysis evaluates the test split once more, with every unit tapped; a Predictor runs it without a
+	// second "evaluate" bar identical to the one Fit just showed.
+	if progress != nil {
+		fmt.Fprintf(progress, "analysing %s on %d test images\n", cfg.Placement, testSplit.N)
+	}
+	p, err := train.NewPredictor(m, o.batch)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	rep, _, err := p.Analyse(ctx, testSplit, aopt, o.dataset)
 	return rep, err
 }

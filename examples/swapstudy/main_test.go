@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,27 @@ func TestEveryModel(t *testing.T) {
 				t.Fatalf("output:\n%s", stdout.String())
 			}
 		})
+	}
+}
+
+// TestRedirectedStderrHasNoBars runs without -quiet with stderr going to a file: no progress bars (carriage-return
+// redraws) and no analysis notice end up in it.
+func TestRedirectedStderrHasNoBars(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-train-per-class", "5", "-test-per-class", "2", "-placements", "swapped",
+		"-figures=false", "-out", t.TempDir()}, &stdout, f); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+		raw, _ := os.ReadFile(f.Name())
+		t.Fatalf("stderr holds %q (%v)", raw, err)
+	}
+	if !strings.Contains(stdout.String(), "swapped       test accuracy") {
+		t.Fatalf("stdout:\n%s", stdout.String())
 	}
 }
