@@ -1,15 +1,18 @@
-// Command saturation-report turns saved models into saturation reports: for each model (a bnzoo safetensors file;
-// its config is in the file) it runs an evaluation pass over a dataset split with every unit tapped and writes a
+// Command saturation-report turns saved models into saturation reports: for each model (a bnzoo safetensors file,
+// whose config is in the file, or a run or checkpoint directory of examples/train, whose run also names the
+// dataset) it runs an evaluation pass over a dataset split with every unit tapped and writes a
 // report directory (report.json, layers.csv, channels.csv, figures/*.png, report.md). Given several models, or
 // several existing reports with -compare, it also writes a comparison (comparison.md, comparison.csv, figures).
 //
 //	go run ./examples/saturation-report -dataset fashion-mnist -out results/report results/swapstudy/swapped.safetensors
 //	go run ./examples/saturation-report -dataset mnist -out results/cmp conventional.safetensors swapped.safetensors
+//	go run ./examples/saturation-report -samples 1000 -out results/run runs/vgg_mini-tanh-swapped-mnist-20250101-120000
 //	go run ./examples/saturation-report -compare -out results/cmp results/a/report.json results/b
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,14 +63,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 sparsity reports for saved bnzoo models, and compares several.
 
 Usage:
-  go run ./examples/saturation-report -dataset NAME [flags] MODEL.safetensors [MODEL.safetensors ...]
+  go run ./examples/saturation-report [-dataset NAME] [flags] MODEL [MODEL ...]
+      (MODEL: a .safetensors file, which needs -dataset, or a run or checkpoint directory of examples/train,
+      whose run names its dataset; a run directory gives its best checkpoint)
   go run ./examples/saturation-report -compare [flags] REPORT [REPORT ...]   (report.json files or report directories)
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.dataset, "dataset", "", "dataset to evaluate on: "+strings.Join(datasets.Names(), ", "))
+	fs.StringVar(&o.dataset, "dataset", "", "dataset to evaluate on (default: the one the run directories name): "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "dataset directory (default: the dataset's standard location)")
 	fs.StringVar(&o.split, "split", "test", "split to analyse: test or train")
 	fs.IntVar(&o.samples, "samples", 0, "analyse only N samples of the split, drawn at random with each class in its proportion (0 = all)")
@@ -94,8 +99,6 @@ Flags:
 		return o, fmt.Errorf("%w: give at least one model (or report with -compare)", errUsage)
 	case o.compare && len(o.inputs) < 2:
 		return o, fmt.Errorf("%w: -compare needs at least two reports", errUsage)
-	case !o.compare && o.dataset == "":
-		return o, fmt.Errorf("%w: -dataset is required to analyse models", errUsage)
 	case o.split != "test" && o.split != "train":
 		return o, fmt.Errorf("%w: -split must be test or train, got %q", errUsage, o.split)
 	case o.batch < 1:
@@ -181,9 +184,36 @@ func readReport(path string) (*analysis.Report, error) {
 
 // analyseModels loads each model and analyses it on the chosen split.
 func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysis.Report, error) {
-	trainSplit, testSplit, err := datasets.Load(o.dataset, o.dataDir)
+	// Every model is loaded before any data or analysis, so that a bad input fails at once.
+	models := make([]*zoo.Model, len(o.inputs))
+	var named []train.DataSpec // the datasets the run and checkpoint directories name
+	for i, path := range o.inputs {
+		m, spec, err := loadModel(path)
+		if err != nil {
+			return nil, err
+		}
+		if spec == nil && o.dataset == "" {
+			return nil, fmt.Errorf("%w: -dataset is required to analyse %s (a model file does not name its dataset; a run directory does)",
+				errUsage, path)
+		}
+		if spec != nil {
+			named = append(named, *spec)
+		}
+		models[i] = m
+	}
+	name, dir := o.dataset, o.dataDir
+	if name == "" {
+		name, dir = named[0].Name, named[0].Dir
+		for i, d := range named {
+			if d.Name != name || d.Dir != dir {
+				return nil, fmt.Errorf("%w: the runs were trained on different datasets (%s in %s, %s in %s): give -dataset",
+					errUsage, named[0].Name, o.inputs[0], d.Name, o.inputs[i])
+			}
+		}
+	}
+	trainSplit, testSplit, err := datasets.Load(name, dir)
 	if err != nil {
-		return nil, fmt.Errorf("-dataset %s: %w", o.dataset, err)
+		return nil, fmt.Errorf("-dataset %s: %w", name, err)
 	}
 	split := testSplit
 	if o.split == "train" {
@@ -195,13 +225,6 @@ func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysi
 	if o.perClass > 0 {
 		split = datasets.SubsetPerClass(split, o.perClass)
 	}
-	// Every model is loaded before any is analysed, so that a bad file fails at once.
-	models := make([]*zoo.Model, len(o.inputs))
-	for i, path := range o.inputs {
-		if models[i], err = zoo.Load(path); err != nil {
-			return nil, err
-		}
-	}
 	var reports []*analysis.Report
 	for i, m := range models {
 		if !o.quiet {
@@ -211,7 +234,7 @@ func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysi
 		if err != nil {
 			return nil, err
 		}
-		rep, _, err := p.Analyse(ctx, split, o.opt, o.dataset)
+		rep, _, err := p.Analyse(ctx, split, o.opt, name)
 		p.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.inputs[i], err)
@@ -219,6 +242,49 @@ func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysi
 		reports = append(reports, rep)
 	}
 	return reports, nil
+}
+
+// loadModel loads a model from a safetensors file, a checkpoint directory, or a run directory (its best
+// checkpoint by test accuracy, else its newest). For the directories it also returns the run's data spec.
+func loadModel(path string) (*zoo.Model, *train.DataSpec, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.IsDir() {
+		m, err := zoo.Load(path)
+		return m, nil, err
+	}
+	ckPath := path
+	if _, err := os.Stat(filepath.Join(path, "run.json")); err == nil {
+		if ckPath, err = runCheckpoint(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	ck, err := train.LoadCheckpoint(ckPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is neither a run directory (run.json) nor a checkpoint: %w", path, err)
+	}
+	return ck.Model, &ck.State.Run.Data, nil
+}
+
+// runCheckpoint returns the best checkpoint of the run in dir (best.json), else its newest.
+func runCheckpoint(dir string) (string, error) {
+	if raw, err := os.ReadFile(filepath.Join(dir, "best.json")); err == nil {
+		var best train.BestCheckpoint
+		if err := json.Unmarshal(raw, &best); err != nil {
+			return "", fmt.Errorf("%s: best.json: %w", dir, err)
+		}
+		return filepath.Join(dir, "checkpoints", best.Checkpoint), nil
+	}
+	latest, err := train.LatestCheckpoint(dir)
+	if err != nil {
+		return "", err
+	}
+	if latest == "" {
+		return "", fmt.Errorf("the run in %s has no checkpoint yet", dir)
+	}
+	return latest, nil
 }
 
 // defaultLabels names reports by what differs between them: placement, activation, model, or their index.

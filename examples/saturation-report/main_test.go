@@ -10,6 +10,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
 )
@@ -79,6 +80,54 @@ func TestReportAndComparison(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(again, "comparison.csv")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runWithoutCheckpoint returns a run directory whose run.json exists but which has no checkpoint.
+func runWithoutCheckpoint(t *testing.T, dir string) string {
+	t.Helper()
+	run := filepath.Join(dir, "fresh-run")
+	if err := os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, "run.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// TestRunDirectory analyses a run directory of examples/train without -dataset: the run names its dataset, and its
+// best checkpoint is the model.
+func TestRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	rc := train.RunConfig{Model: zoo.Config{Arch: "vgg_mini", Classes: 10, InputShape: [3]int{1, 28, 28},
+		Activation: layers.MustActivation("tanh"), Placement: layers.Swapped, Seed: 1},
+		Data: train.DataSpec{Name: "mnist", TrainPerClass: 5, TestPerClass: 2}, Train: train.DefaultConfig()}
+	rc.Train.BatchSize = 25
+	r, err := train.NewRun(runDir, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, te, err := rc.Data.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Fit(context.Background(), tr, te); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	out := filepath.Join(dir, "report")
+	if err := run(context.Background(), []string{"-per-class", "2", "-quiet", "-out", out, runDir}, &bytes.Buffer{},
+		&bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := analysis.ReadReportDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Dataset != "mnist" || rep.Samples != 20 || rep.Placement != "swapped" {
+		t.Fatalf("report of the run: %+v", rep.ReportMeta)
 	}
 }
 
