@@ -264,3 +264,50 @@ func TestBadSplitIsAnError(t *testing.T) {
 		t.Errorf("NewPredictor(m, -1): err = %v", err)
 	}
 }
+
+// TestRandomDataNeverPanics feeds Step, Predict and Predictor.Logits random batches — random sample counts,
+// declared shapes, value counts and labels around the model's — in both dtypes: each call either runs (exactly when
+// the batch fits the model) or returns an *InputError; none panics.
+func TestRandomDataNeverPanics(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	fitting := 0
+	for _, dt := range []zoo.Dtype{zoo.Float32, zoo.Float64} {
+		m := synthModel(t, 4, [3]int{1, 8, 8}, dt)
+		tr, pr := newTestTrainer(t, m), newTestPredictor(t, m)
+		for i := range 40 {
+			n := rng.Intn(4) // 0 to 3 samples
+			shape := [3]int{1, 8, 8}
+			if rng.Intn(2) == 0 {
+				shape = [3]int{1 + rng.Intn(2), 7 + rng.Intn(2), 7 + rng.Intn(2)} // mostly not the model's
+			}
+			b := randomBatch(rng, n, shape)
+			for j := range b.Y {
+				b.Y[j] = rng.Intn(4)
+				if rng.Intn(4) == 0 {
+					b.Y[j] = []int{-1, 4}[rng.Intn(2)] // outside the model's 4 classes
+				}
+			}
+			if rng.Intn(2) == 0 {
+				b.C, b.H, b.W = shape[0], shape[1], shape[2] // as a loader would declare it
+			}
+			fits := n > 0 && shape == [3]int{1, 8, 8} && !slices.ContainsFunc(b.Y, func(l int) bool { return l < 0 || l >= 4 })
+			if fits {
+				fitting++
+			}
+			for name, call := range map[string]func() error{
+				"Step":    func() error { _, _, err := tr.Step(&b); return err },
+				"Predict": func() error { _, _, err := tr.Predict(&b); return err },
+				"Logits":  func() error { _, err := pr.Logits(&b); return err },
+			} {
+				err := call()
+				var ie *InputError
+				if fits && err != nil || !fits && !errors.As(err, &ie) {
+					t.Errorf("%v batch %d (%d samples of %v, labels %v): %s: err = %v", dt, i, n, shape, b.Y, name, err)
+				}
+			}
+		}
+	}
+	if fitting < 10 {
+		t.Fatalf("only %d of 80 random batches fit the model: the draws test little besides errors", fitting)
+	}
+}
