@@ -12,6 +12,9 @@ type Batch struct {
 	Y     []int     // n labels
 	N     int       // number of real samples in this batch (the last batch may be partial)
 	Index []int     // the split indices of the samples, in batch order
+	// C, H and W are the shape of one sample, set by the Loader so that a model can name a mismatch ("batch is
+	// 1×28×28 but the model takes 3×32×32"); 0 in a batch built by hand, whose size alone is checked then.
+	C, H, W int
 }
 
 // Loader iterates a Split in mini-batches. It does not modify the split
@@ -137,6 +140,7 @@ func (l *Loader) fill(epoch int, order []int, b int, dst *Batch, augment bool) {
 		k++
 	}
 	dst.X, dst.Y, dst.Index, dst.N = dst.X[:k*sz], dst.Y[:k], dst.Index[:k], k
+	dst.C, dst.H, dst.W = s.C, s.H, s.W
 }
 
 // normaliseInto writes the normalised pixels of the raw image img to x.

@@ -12,11 +12,11 @@ func TestSubset(t *testing.T) {
 		n, wantN int
 		wantName string
 	}{
-		{3, 3, "tiny[:3]"},
-		{5, 5, "tiny[:5]"},
-		{100, 5, "tiny[:5]"},
-		{0, 0, "tiny[:0]"},
-		{-2, 0, "tiny[:0]"},
+		{3, 3, "tiny[:3 stratified]"},
+		{5, 5, "tiny[:5 stratified]"},
+		{100, 5, "tiny[:5 stratified]"},
+		{0, 0, "tiny[:0 stratified]"},
+		{-2, 0, "tiny[:0 stratified]"},
 	}
 	for _, tc := range tests {
 		sub := Subset(s, tc.n)
@@ -26,19 +26,98 @@ func TestSubset(t *testing.T) {
 		if err := sub.Validate(); err != nil {
 			t.Errorf("Subset(%d): %v", tc.n, err)
 		}
+		// One sample of each class: the stratified subset is the first samples.
 		if tc.wantN > 0 && (!slices.Equal(sub.Images, s.Images[:tc.wantN*6]) || !slices.Equal(sub.Labels, s.Labels[:tc.wantN])) {
 			t.Errorf("Subset(%d): content differs from the first samples", tc.n)
 		}
 	}
-	// Appending to a subset must not overwrite the parent.
+	// The subset is a copy: writing to it leaves the parent alone.
 	sub := Subset(s, 2)
-	_ = append(sub.Labels, 42)
-	_ = append(sub.Images, 42)
-	if s.Labels[2] != 2 || s.Images[12] != 12 {
-		t.Fatalf("append to subset overwrote parent: label %d pixel %d", s.Labels[2], s.Images[12])
+	sub.Labels[0], sub.Images[0] = 42, 42
+	if s.Labels[0] != 0 || s.Images[0] != 0 {
+		t.Fatalf("writing to the subset changed the parent: label %d pixel %d", s.Labels[0], s.Images[0])
 	}
 	if Subset(nil, 3) != nil {
 		t.Fatal("Subset(nil) != nil")
+	}
+}
+
+// TestSubsetOfSortedSplitIsStratified takes Subset of a split sorted by
+// class, where the first n samples are one class: the subset has each
+// class in proportion (largest remainders first), the first samples of
+// each, in order.
+func TestSubsetOfSortedSplitIsStratified(t *testing.T) {
+	// 5 of class 0, 3 of class 1, 2 of class 2: sorted.
+	s := classSplit(0, 0, 0, 0, 0, 1, 1, 1, 2, 2)
+	tests := []struct {
+		n      int
+		pixels []uint8
+	}{
+		{2, []uint8{0, 5}},                // shares 1, 0.6, 0.4: class 1 has the larger remainder
+		{4, []uint8{0, 1, 5, 8}},          // shares 2, 1.2, 0.8
+		{5, []uint8{0, 1, 2, 5, 8}},       // shares 2.5, 1.5, 1: ties go to the lower label
+		{7, []uint8{0, 1, 2, 3, 5, 6, 8}}, // shares 3.5, 2.1, 1.4
+		{10, []uint8{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+	}
+	for _, tc := range tests {
+		sub := Subset(s, tc.n)
+		if !slices.Equal(sub.Images, tc.pixels) || sub.N != tc.n {
+			t.Errorf("Subset(%d) = %v, want %v", tc.n, sub.Images, tc.pixels)
+		}
+		for i, p := range sub.Images {
+			if sub.Labels[i] != s.Labels[p] {
+				t.Errorf("Subset(%d): label of pixel %d", tc.n, p)
+			}
+		}
+		if err := sub.Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+	// Inconsistent splits do not panic: only the samples with an image and a label count.
+	bad := classSplit(0, 1, 2)
+	bad.Images = bad.Images[:2]
+	if sub := Subset(bad, 3); sub.N != 2 || !slices.Equal(sub.Labels, []int{0, 1}) {
+		t.Errorf("short images: N=%d labels %v, want 2 [0 1]", sub.N, sub.Labels)
+	}
+}
+
+// TestSample checks that a sample is stratified as Subset is, in the
+// split's order, the same for a seed and different for another.
+func TestSample(t *testing.T) {
+	labels := make([]int, 0, 100)
+	for c := range 3 {
+		for range []int{50, 30, 20}[c] {
+			labels = append(labels, c)
+		}
+	}
+	s := classSplit(labels...)
+	a, b, c := Sample(s, 10, 1), Sample(s, 10, 1), Sample(s, 10, 2)
+	count := map[int]int{}
+	for _, l := range a.Labels {
+		count[l]++
+	}
+	if a.N != 10 || count[0] != 5 || count[1] != 3 || count[2] != 2 {
+		t.Fatalf("Sample(10): N=%d, per class %v, want 5 3 2", a.N, count)
+	}
+	if !slices.IsSorted(a.Images) {
+		t.Errorf("Sample does not keep the split's order: %v", a.Images)
+	}
+	if !slices.Equal(a.Images, b.Images) || a.Name != "cls[10 sampled, seed 1]" {
+		t.Errorf("the same seed gives %v and %v (%q)", a.Images, b.Images, a.Name)
+	}
+	if slices.Equal(a.Images, c.Images) {
+		t.Errorf("seeds 1 and 2 give the same sample %v", a.Images)
+	}
+	if slices.Equal(a.Images, Subset(s, 10).Images) {
+		t.Errorf("the sample is the first samples of each class")
+	}
+	for i, p := range a.Images {
+		if a.Labels[i] != s.Labels[p] {
+			t.Errorf("label of pixel %d", p)
+		}
+	}
+	if Sample(s, 1000, 1).N != 100 || Sample(s, -1, 1).N != 0 || Sample(nil, 3, 1) != nil {
+		t.Error("Sample clamps n and takes nil")
 	}
 }
 

@@ -10,14 +10,27 @@ import (
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
 )
 
 // Analyse evaluates the model on split with every unit tapped and streams the activation outputs and what the next
 // layer receives into the analysis accumulators. It returns the per-layer report (meta is filled in with the
-// model's config and the measured accuracy) and the evaluation result.
+// model's config and the measured accuracy) and the evaluation result. A split that does not fit the model is an
+// *InputError, returned before anything runs.
 func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analysis.Options, dataset string) (*analysis.Report, EvalResult, error) {
-	probe, err := t.Model.Build(1, false, true)
+	if err := checkSplit(t.Model, split, true); err != nil {
+		return nil, EvalResult{}, err
+	}
+	return analyse(ctx, t.Model, split, opt, dataset, t.Evaluate)
+}
+
+// evaluateFunc is Trainer.Evaluate or Predictor.Evaluate.
+type evaluateFunc func(ctx context.Context, split *datasets.Split, visit TapVisitor) (EvalResult, error)
+
+// analyse runs evaluate over split with every unit of m tapped and returns the report (see Trainer.Analyse).
+func analyse(ctx context.Context, m *zoo.Model, split *datasets.Split, opt analysis.Options, dataset string, evaluate evaluateFunc) (*analysis.Report, EvalResult, error) {
+	probe, err := m.Build(1, false, true)
 	if err != nil {
 		return nil, EvalResult{}, err
 	}
@@ -33,7 +46,7 @@ func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analys
 	}
 	// Each unit has its own accumulator, so the units of a batch are accumulated concurrently; every accumulator
 	// still sees the batches in order, so the report does not depend on scheduling.
-	res, err := t.Evaluate(ctx, split, func(taps *layers.Taps, b *datasets.Batch) error {
+	res, err := evaluate(ctx, split, func(taps *layers.Taps, b *datasets.Batch) error {
 		units := taps.Units()
 		errs := make([]error, len(units))
 		var wg sync.WaitGroup
@@ -52,7 +65,7 @@ func (t *Trainer) Analyse(ctx context.Context, split *datasets.Split, opt analys
 	if err != nil {
 		return nil, res, err
 	}
-	c := t.Model.Config
+	c := m.Config
 	rep := col.Report(analysis.ReportMeta{Model: c.Arch, Dataset: dataset, Activation: c.Activation.String(),
 		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples})
 	return rep, res, nil

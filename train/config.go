@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/bnzoo/bnzoo/internal/provenance"
 )
 
 // Config is the training recipe. Its JSON form (snake_case keys, the same names the errors use) is part of a run
@@ -47,6 +49,11 @@ type Config struct {
 	Track *Track `json:"track,omitempty"`
 	// Label prefixes the bar's description, e.g. "swapped".
 	Label string `json:"label,omitempty"`
+	// Provenance, when the caller sets it (a command sets provenance.Collect()), is recorded with the recipe in
+	// run.json and every checkpoint: bnzoo's version and revision, the Go version, the kernels and the machine
+	// that started the run. Training never reads it. A resumed run keeps the provenance of the process that
+	// started it.
+	Provenance *provenance.Info `json:"provenance,omitempty"`
 }
 
 // DefaultConfig is a recipe that trains the study's small models well in one epoch: SGD lr 0.01, momentum 0.9,

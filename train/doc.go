@@ -11,6 +11,11 @@
 // step finish, writes a checkpoint and returns an *InterruptedError; a NaN or infinite loss or gradient stops the
 // run with a *DivergenceError and writes nothing.
 //
+// A Predictor runs a model forward without a training recipe — one built with zoo.New or loaded with zoo.Load —
+// and returns logits and probabilities for a batch or a split, top-1 and top-5 accuracy, and the per-layer
+// analysis, on the same compiled graphs a Trainer evaluates with. Every call that takes data checks it against
+// the model first (sample shape, batch size, labels) and returns an *InputError naming both sides.
+//
 // Every step is deterministic for a seed: the data order is a pure function of (seed, epoch) and the kernels do
 // not depend on scheduling, so the same seed gives bit-identical weights, and a run resumed from any checkpoint
 // ends bit-identical to an uninterrupted one.

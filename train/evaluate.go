@@ -20,8 +20,12 @@ type TapVisitor func(taps *layers.Taps, batch *datasets.Batch) error
 
 // Evaluate runs the model in evaluation mode (running BN statistics, no dropout) over every sample of split, in
 // order, with Config.EvalBatchSize per batch (the last batch may be smaller and is counted). When visit is not nil
-// the graphs are built with taps and visit is called after each batch.
+// the graphs are built with taps and visit is called after each batch. A split that does not fit the model (sample
+// shape, labels) is an *InputError, returned before anything runs.
 func (t *Trainer) Evaluate(ctx context.Context, split *datasets.Split, visit TapVisitor) (EvalResult, error) {
+	if err := checkSplit(t.Model, split, true); err != nil {
+		return EvalResult{}, err
+	}
 	loader, err := datasets.NewLoader(split, t.Config.EvalBatchSize, false, 0)
 	if err != nil {
 		return EvalResult{}, err

@@ -114,6 +114,15 @@ func (t *Trainer) Fit(ctx context.Context, train, test *datasets.Split) ([]Epoch
 
 // fit trains from the trainer's position to the end of the run.
 func (t *Trainer) fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
+	// Both splits are checked before the first step, so wrong data never trains a step or waits for an epoch.
+	if err := checkSplit(t.Model, train, true); err != nil {
+		return nil, err
+	}
+	if test != nil {
+		if err := checkSplit(t.Model, test, true); err != nil {
+			return nil, err
+		}
+	}
 	loader, err := datasets.NewLoaderOptions(train, t.Config.BatchSize, true, t.Config.Seed,
 		datasets.LoaderOptions{Augment: t.Config.Augment})
 	if err != nil {

@@ -79,23 +79,7 @@ func newPass(m *zoo.Model, n int, training, taps bool, pool *machine.Pool) (*pas
 
 // run loads a batch, runs the graph once and returns the summed loss and the number of correct predictions.
 func (p *pass) run(b *datasets.Batch) (lossSum float64, correct int, err error) {
-	if b.N != p.graph.Batch {
-		return 0, 0, fmt.Errorf("batch of %d samples for a graph of %d", b.N, p.graph.Batch)
-	}
-	k := p.targets.Shape()[1]
-	switch p.input.Dtype() {
-	case tensor.Float64:
-		in := p.input.Float64s()
-		for i, v := range b.X[:len(in)] {
-			in[i] = float64(v)
-		}
-		fillOneHot(p.targets.Float64s(), b.Y[:b.N], k)
-	default:
-		copy(p.input.Float32s(), b.X)
-		fillOneHot(p.targets.Float32s(), b.Y[:b.N], k)
-	}
-	p.vm.Reset()
-	if err := p.vm.RunAll(); err != nil {
+	if err := p.forward(b, true); err != nil {
 		return 0, 0, err
 	}
 	loss, err := scalarOf(*p.loss)
@@ -105,11 +89,53 @@ func (p *pass) run(b *datasets.Batch) (lossSum float64, correct int, err error) 
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, 0, &DivergenceError{Tensor: "loss", Index: -1, Value: loss}
 	}
+	logits, err := p.logitsTensor()
+	if err != nil {
+		return 0, 0, err
+	}
+	return loss * float64(b.N), countCorrect(logits, b.Y[:b.N], p.targets.Shape()[1]), nil
+}
+
+// forward loads a batch (its labels as one-hot targets when labelled, all-zero targets otherwise, which make the
+// loss 0) and runs the graph once. The batch must have been checked against the model (checkBatch).
+func (p *pass) forward(b *datasets.Batch, labelled bool) error {
+	if b.N != p.graph.Batch {
+		return fmt.Errorf("batch of %d samples for a graph of %d", b.N, p.graph.Batch)
+	}
+	if len(b.X) != p.input.Shape().TotalSize() {
+		return fmt.Errorf("batch of %d values for a graph input of %v", len(b.X), p.input.Shape())
+	}
+	k := p.targets.Shape()[1]
+	switch p.input.Dtype() {
+	case tensor.Float64:
+		in := p.input.Float64s()
+		for i, v := range b.X {
+			in[i] = float64(v)
+		}
+		if labelled {
+			fillOneHot(p.targets.Float64s(), b.Y[:b.N], k)
+		} else {
+			clear(p.targets.Float64s())
+		}
+	default:
+		copy(p.input.Float32s(), b.X)
+		if labelled {
+			fillOneHot(p.targets.Float32s(), b.Y[:b.N], k)
+		} else {
+			clear(p.targets.Float32s())
+		}
+	}
+	p.vm.Reset()
+	return p.vm.RunAll()
+}
+
+// logitsTensor returns the logits of the last run.
+func (p *pass) logitsTensor() (*tensor.Dense, error) {
 	logits, ok := (*p.logits).(*tensor.Dense)
 	if !ok {
-		return 0, 0, fmt.Errorf("logits are %T", *p.logits)
+		return nil, fmt.Errorf("logits are %T", *p.logits)
 	}
-	return loss * float64(b.N), countCorrect(logits, b.Y[:b.N], k), nil
+	return logits, nil
 }
 
 func fillOneHot[T float32 | float64](dst []T, labels []int, k int) {

@@ -7,8 +7,12 @@ import (
 // Step runs one training step (forward, backward, optimizer update at the optimizer's current learning rate) on b
 // and returns the batch's mean loss and the number of correct predictions. Fit calls the same code; Step is for
 // callers that drive the loop themselves (benchmarks, custom schedules). A NaN or infinite loss or gradient is a
-// *DivergenceError naming the first bad tensor, and then no parameter is updated.
+// *DivergenceError naming the first bad tensor, and then no parameter is updated. A batch that does not fit the
+// model (sample shape, size, labels) is an *InputError, and nothing runs.
 func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error) {
+	if err := checkBatch(t.Model, b, true); err != nil {
+		return 0, 0, err
+	}
 	p, err := t.pass(b.N, true)
 	if err != nil {
 		return 0, 0, err
@@ -30,11 +34,15 @@ func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error)
 }
 
 // Predict runs b through the model in evaluation mode and returns its mean loss and number of correct predictions.
+// A batch that does not fit the model is an *InputError. (For logits and probabilities, see Predictor.)
 func (t *Trainer) Predict(b *datasets.Batch) (loss float64, correct int, err error) {
+	if err := checkBatch(t.Model, b, true); err != nil {
+		return 0, 0, err
+	}
 	p, err := t.pass(b.N, false)
 	if err != nil {
 		return 0, 0, err
 	}
 	sum, correct, err := p.run(b)
-	return sum / float64(max(b.N, 1)), correct, err
+	return sum / float64(b.N), correct, err
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,7 +52,11 @@ type options struct {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h printed the usage: exit 0
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -76,7 +81,30 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.classes, "classes", 10, "classes")
 	fs.StringVar(&input, "input", "3x32x32", "input shape CxHxW")
 	fs.BoolVar(&o.single, "single", false, "run exactly one configuration in this process (used by the parent)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `bench measures training and inference throughput and peak memory of zoo models, one JSON line per
+model × activation × placement, each in a child process of its own.
+
+Usage: go run ./examples/bench [flags]
+
+Flags:
+`)
+		// -single is how the parent starts each child, not a user's flag.
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Name == "single" {
+				return
+			}
+			def := f.DefValue
+			if flagType(f) == "string" {
+				def = strconv.Quote(def)
+			}
+			fmt.Fprintf(stderr, "  -%s %s\n    \t%s (default %s)\n", f.Name, flagType(f), f.Usage, def)
+		})
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if _, err := fmt.Sscanf(input, "%dx%dx%d", &o.input[0], &o.input[1], &o.input[2]); err != nil {
@@ -130,6 +158,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// flagType is the value's type as flag.PrintDefaults names it ("int", "string").
+func flagType(f *flag.Flag) string {
+	name, _ := flag.UnquoteUsage(f)
+	return name
 }
 
 func split(s string) []string {

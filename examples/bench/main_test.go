@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +37,20 @@ func TestBadFlags(t *testing.T) {
 		if !errors.Is(err, errUsage) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestHelp checks that -h is not an error (exit 0) and that the usage leaves out -single, the parent's flag for
+// its children.
+func TestHelp(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run([]string{"-h"}, &bytes.Buffer{}, &stderr)
+	if !errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		t.Fatalf("-h: err = %v, want flag.ErrHelp and no usage error", err)
+	}
+	usage := stderr.String()
+	if !strings.Contains(usage, "-models string") || !strings.Contains(usage, "(default 128)") ||
+		!strings.Contains(usage, `(default "tanh")`) || strings.Contains(usage, "-single") {
+		t.Fatalf("usage:\n%s", usage)
 	}
 }

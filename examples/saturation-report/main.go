@@ -1,15 +1,18 @@
-// Command saturation-report turns saved models into saturation reports: for each model (a bnzoo safetensors file;
-// its config is in the file) it runs an evaluation pass over a dataset split with every unit tapped and writes a
+// Command saturation-report turns saved models into saturation reports: for each model (a bnzoo safetensors file,
+// whose config is in the file, or a run or checkpoint directory of examples/train, whose run also names the
+// dataset) it runs an evaluation pass over a dataset split with every unit tapped and writes a
 // report directory (report.json, layers.csv, channels.csv, figures/*.png, report.md). Given several models, or
 // several existing reports with -compare, it also writes a comparison (comparison.md, comparison.csv, figures).
 //
 //	go run ./examples/saturation-report -dataset fashion-mnist -out results/report results/swapstudy/swapped.safetensors
 //	go run ./examples/saturation-report -dataset mnist -out results/cmp conventional.safetensors swapped.safetensors
+//	go run ./examples/saturation-report -samples 1000 -out results/run runs/vgg_mini-tanh-swapped-mnist-20250101-120000
 //	go run ./examples/saturation-report -compare -out results/cmp results/a/report.json results/b
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,7 +47,8 @@ var errUsage = errors.New("usage")
 
 type options struct {
 	dataset, dataDir, split, out, labels string
-	samples, batch                       int
+	samples, perClass, batch             int
+	seed                                 int64
 	compare, quiet                       bool
 	opt                                  analysis.Options
 	inputs                               []string
@@ -59,17 +63,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 sparsity reports for saved bnzoo models, and compares several.
 
 Usage:
-  go run ./examples/saturation-report -dataset NAME [flags] MODEL.safetensors [MODEL.safetensors ...]
+  go run ./examples/saturation-report [-dataset NAME] [flags] MODEL [MODEL ...]
+      (MODEL: a .safetensors file, which needs -dataset, or a run or checkpoint directory of examples/train,
+      whose run names its dataset; a run directory gives its best checkpoint)
   go run ./examples/saturation-report -compare [flags] REPORT [REPORT ...]   (report.json files or report directories)
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.dataset, "dataset", "", "dataset to evaluate on: "+strings.Join(datasets.Names(), ", "))
+	fs.StringVar(&o.dataset, "dataset", "", "dataset to evaluate on (default: the one the run directories name): "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "dataset directory (default: the dataset's standard location)")
 	fs.StringVar(&o.split, "split", "test", "split to analyse: test or train")
-	fs.IntVar(&o.samples, "samples", 0, "analyse only the first N samples of the split (0 = all)")
+	fs.IntVar(&o.samples, "samples", 0, "analyse only N samples of the split, drawn at random with each class in its proportion (0 = all)")
+	fs.Int64Var(&o.seed, "seed", 1, "seed of the -samples draw")
+	fs.IntVar(&o.perClass, "per-class", 0, "analyse only the first N samples of each class (0 = all; excludes -samples)")
 	fs.IntVar(&o.batch, "batch-size", 128, "evaluation batch size")
 	fs.StringVar(&o.out, "out", "results/report", "output directory")
 	fs.StringVar(&o.labels, "labels", "", "comma-separated labels for the inputs (default: from the models' configs)")
@@ -91,14 +99,23 @@ Flags:
 		return o, fmt.Errorf("%w: give at least one model (or report with -compare)", errUsage)
 	case o.compare && len(o.inputs) < 2:
 		return o, fmt.Errorf("%w: -compare needs at least two reports", errUsage)
-	case !o.compare && o.dataset == "":
-		return o, fmt.Errorf("%w: -dataset is required to analyse models", errUsage)
 	case o.split != "test" && o.split != "train":
 		return o, fmt.Errorf("%w: -split must be test or train, got %q", errUsage, o.split)
 	case o.batch < 1:
 		return o, fmt.Errorf("%w: -batch-size must be positive, got %d", errUsage, o.batch)
 	case o.samples < 0:
 		return o, fmt.Errorf("%w: -samples must not be negative", errUsage)
+	case o.perClass < 0:
+		return o, fmt.Errorf("%w: -per-class must not be negative", errUsage)
+	case o.perClass > 0 && o.samples > 0:
+		return o, fmt.Errorf("%w: -per-class cannot be combined with -samples", errUsage)
+	}
+	for _, in := range o.inputs {
+		// The flag package stops at the first argument that is not a flag, so a flag after the models would
+		// be taken for a model file (and fail only after the models before it were analysed).
+		if strings.HasPrefix(in, "-") {
+			return o, fmt.Errorf("%w: %q comes after the first input; put flags before the models or reports", errUsage, in)
+		}
 	}
 	if err := o.opt.Validate(); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
@@ -167,44 +184,107 @@ func readReport(path string) (*analysis.Report, error) {
 
 // analyseModels loads each model and analyses it on the chosen split.
 func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysis.Report, error) {
-	trainSplit, testSplit, err := datasets.Load(o.dataset, o.dataDir)
+	// Every model is loaded before any data or analysis, so that a bad input fails at once.
+	models := make([]*zoo.Model, len(o.inputs))
+	var named []train.DataSpec // the datasets the run and checkpoint directories name
+	for i, path := range o.inputs {
+		m, spec, err := loadModel(path)
+		if err != nil {
+			return nil, err
+		}
+		if spec == nil && o.dataset == "" {
+			return nil, fmt.Errorf("%w: -dataset is required to analyse %s (a model file does not name its dataset; a run directory does)",
+				errUsage, path)
+		}
+		if spec != nil {
+			named = append(named, *spec)
+		}
+		models[i] = m
+	}
+	name, dir := o.dataset, o.dataDir
+	if name == "" {
+		name, dir = named[0].Name, named[0].Dir
+		for i, d := range named {
+			if d.Name != name || d.Dir != dir {
+				return nil, fmt.Errorf("%w: the runs were trained on different datasets (%s in %s, %s in %s): give -dataset",
+					errUsage, named[0].Name, o.inputs[0], d.Name, o.inputs[i])
+			}
+		}
+	}
+	trainSplit, testSplit, err := datasets.Load(name, dir)
 	if err != nil {
-		return nil, fmt.Errorf("-dataset %s: %w", o.dataset, err)
+		return nil, fmt.Errorf("-dataset %s: %w", name, err)
 	}
 	split := testSplit
 	if o.split == "train" {
 		split = trainSplit
 	}
 	if o.samples > 0 {
-		split = datasets.Subset(split, o.samples)
+		split = datasets.Sample(split, o.samples, o.seed)
+	}
+	if o.perClass > 0 {
+		split = datasets.SubsetPerClass(split, o.perClass)
 	}
 	var reports []*analysis.Report
-	for _, path := range o.inputs {
-		m, err := zoo.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if s := m.Config.InputShape; s != [3]int{split.C, split.H, split.W} {
-			return nil, fmt.Errorf("%s: model takes %v inputs, dataset %s has %d×%d×%d", path, s, o.dataset, split.C, split.H, split.W)
-		}
-		cfg := train.DefaultConfig()
-		cfg.BatchSize = o.batch
-		cfg.Label = m.Config.Placement.String()
+	for i, m := range models {
 		if !o.quiet {
-			cfg.Progress = stderr
+			fmt.Fprintf(stderr, "analysing %s (%s) on %s, %d samples\n", o.inputs[i], m.Config, split.Name, split.N)
 		}
-		tr, err := train.NewTrainer(m, cfg)
+		p, err := train.NewPredictor(m, o.batch)
 		if err != nil {
 			return nil, err
 		}
-		rep, _, err := tr.Analyse(ctx, split, o.opt, o.dataset)
-		tr.Close()
+		rep, _, err := p.Analyse(ctx, split, o.opt, name)
+		p.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", o.inputs[i], err)
 		}
 		reports = append(reports, rep)
 	}
 	return reports, nil
+}
+
+// loadModel loads a model from a safetensors file, a checkpoint directory, or a run directory (its best
+// checkpoint by test accuracy, else its newest). For the directories it also returns the run's data spec.
+func loadModel(path string) (*zoo.Model, *train.DataSpec, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.IsDir() {
+		m, err := zoo.Load(path)
+		return m, nil, err
+	}
+	ckPath := path
+	if _, err := os.Stat(filepath.Join(path, "run.json")); err == nil {
+		if ckPath, err = runCheckpoint(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	ck, err := train.LoadCheckpoint(ckPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is neither a run directory (run.json) nor a checkpoint: %w", path, err)
+	}
+	return ck.Model, &ck.State.Run.Data, nil
+}
+
+// runCheckpoint returns the best checkpoint of the run in dir (best.json), else its newest.
+func runCheckpoint(dir string) (string, error) {
+	if raw, err := os.ReadFile(filepath.Join(dir, "best.json")); err == nil {
+		var best train.BestCheckpoint
+		if err := json.Unmarshal(raw, &best); err != nil {
+			return "", fmt.Errorf("%s: best.json: %w", dir, err)
+		}
+		return filepath.Join(dir, "checkpoints", best.Checkpoint), nil
+	}
+	latest, err := train.LatestCheckpoint(dir)
+	if err != nil {
+		return "", err
+	}
+	if latest == "" {
+		return "", fmt.Errorf("the run in %s has no checkpoint yet", dir)
+	}
+	return latest, nil
 }
 
 // defaultLabels names reports by what differs between them: placement, activation, model, or their index.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/layers"
+	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
 )
@@ -60,6 +61,17 @@ func TestReportAndComparison(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "conventional") || !strings.Contains(string(md), "swapped") {
 		t.Fatalf("comparison.md: %v\n%s", err, md)
 	}
+	// -per-class takes the first samples of each of MNIST's ten classes.
+	perClass := filepath.Join(dir, "per-class")
+	if err := run(context.Background(), []string{"-dataset", "mnist", "-per-class", "3", "-quiet", "-out", perClass, swap},
+		&bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := analysis.ReadReportDir(perClass); err != nil {
+		t.Fatal(err)
+	} else if r.Samples != 30 {
+		t.Fatalf("-per-class 3: %d samples, want 30", r.Samples)
+	}
 	// Compare the two report directories just written, without a dataset.
 	again := filepath.Join(dir, "again")
 	if err := run(context.Background(), []string{"-compare", "-out", again, filepath.Join(cmp, "conventional"),
@@ -71,19 +83,69 @@ func TestReportAndComparison(t *testing.T) {
 	}
 }
 
+// runWithoutCheckpoint returns a run directory whose run.json exists but which has no checkpoint.
+func runWithoutCheckpoint(t *testing.T, dir string) string {
+	t.Helper()
+	run := filepath.Join(dir, "fresh-run")
+	if err := os.MkdirAll(filepath.Join(run, "checkpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, "run.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// TestRunDirectory analyses a run directory of examples/train without -dataset: the run names its dataset, and its
+// best checkpoint is the model.
+func TestRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	rc := train.RunConfig{Model: zoo.Config{Arch: "vgg_mini", Classes: 10, InputShape: [3]int{1, 28, 28},
+		Activation: layers.MustActivation("tanh"), Placement: layers.Swapped, Seed: 1},
+		Data: train.DataSpec{Name: "mnist", TrainPerClass: 5, TestPerClass: 2}, Train: train.DefaultConfig()}
+	rc.Train.BatchSize = 25
+	r, err := train.NewRun(runDir, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, te, err := rc.Data.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Fit(context.Background(), tr, te); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	out := filepath.Join(dir, "report")
+	if err := run(context.Background(), []string{"-per-class", "2", "-quiet", "-out", out, runDir}, &bytes.Buffer{},
+		&bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := analysis.ReadReportDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Dataset != "mnist" || rep.Samples != 20 || rep.Placement != "swapped" {
+		t.Fatalf("report of the run: %+v", rep.ReportMeta)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	cifarModel := saveModel(t, dir, layers.Swapped, [3]int{3, 32, 32})
 	cases := map[string][]string{
-		"at least one model":  {"-dataset", "mnist"},
-		"-dataset":            {cifarModel},
-		"-split":              {"-dataset", "mnist", "-split", "val", cifarModel},
-		"-compare":            {"-compare", "a.json"},
-		"inputs":              {"-dataset", "mnist", "-samples", "10", "-quiet", cifarModel},
-		"absent.safetensors":  {"-dataset", "mnist", filepath.Join(dir, "absent.safetensors")},
-		"-labels has 2":       {"-dataset", "mnist", "-labels", "a,b", cifarModel},
-		"Options.Delta":       {"-dataset", "mnist", "-delta", "2", cifarModel},
-		"-batch-size must be": {"-dataset", "mnist", "-batch-size", "0", cifarModel},
+		"at least one model": {"-dataset", "mnist"},
+		"-dataset":           {cifarModel},
+		"-split":             {"-dataset", "mnist", "-split", "val", cifarModel},
+		"-compare":           {"-compare", "a.json"},
+		"is 1×28×28 but the model takes 3×32×32": {"-dataset", "mnist", "-samples", "10", "-quiet", cifarModel},
+		`"-samples" comes after the first input`: {"-dataset", "mnist", cifarModel, "-samples", "10"},
+		"-per-class cannot be combined":          {"-dataset", "mnist", "-samples", "10", "-per-class", "2", cifarModel},
+		"absent.safetensors":                     {"-dataset", "mnist", filepath.Join(dir, "absent.safetensors")},
+		"-labels has 2":                          {"-dataset", "mnist", "-labels", "a,b", cifarModel},
+		"Options.Delta":                          {"-dataset", "mnist", "-delta", "2", cifarModel},
+		"-batch-size must be":                    {"-dataset", "mnist", "-batch-size", "0", cifarModel},
 	}
 	for want, args := range cases {
 		err := run(context.Background(), append([]string{"-out", filepath.Join(dir, "o")}, args...), &bytes.Buffer{}, &bytes.Buffer{})

@@ -49,6 +49,7 @@ var errUsage = errors.New("usage")
 type options struct {
 	dataset, dataDir, model, activation, placements, out string
 	epochs, batch, trainSubset, testSubset               int
+	trainPerClass, testPerClass                          int
 	lr, momentum, weightDecay, delta, tau                float64
 	seed                                                 int64
 	augment                                              string
@@ -83,8 +84,10 @@ Flags:
 	fs.Float64Var(&o.momentum, "momentum", train.DefaultConfig().Momentum, "SGD momentum")
 	fs.Float64Var(&o.weightDecay, "weight-decay", train.DefaultConfig().WeightDecay, "L2 weight decay")
 	fs.Int64Var(&o.seed, "seed", 1, "seed for weights and data order (same seed → bit-identical run)")
-	fs.IntVar(&o.trainSubset, "train-subset", 0, "use only the first N training samples (0 = all)")
-	fs.IntVar(&o.testSubset, "test-subset", 0, "use only the first N test samples (0 = all)")
+	fs.IntVar(&o.trainSubset, "train-subset", 0, "use only N training samples, each class in its proportion (0 = all)")
+	fs.IntVar(&o.testSubset, "test-subset", 0, "use only N test samples, each class in its proportion (0 = all)")
+	fs.IntVar(&o.trainPerClass, "train-per-class", 0, "use only the first N training samples of each class (0 = all; excludes -train-subset)")
+	fs.IntVar(&o.testPerClass, "test-per-class", 0, "use only the first N test samples of each class (0 = all; excludes -test-subset)")
 	fs.Float64Var(&o.delta, "delta", analysis.DefaultOptions().Delta, "saturation band δ: |z| > 1−δ counts as saturated")
 	fs.Float64Var(&o.tau, "tau", analysis.DefaultOptions().Tau, "sparsity threshold τ: |t| ≤ τ counts as sparse")
 	fs.StringVar(&o.out, "out", "results/swapstudy", "output directory for the JSON reports")
@@ -107,6 +110,12 @@ Flags:
 		return o, fmt.Errorf("%w: -epochs must be positive, got %d", errUsage, o.epochs)
 	case o.trainSubset < 0 || o.testSubset < 0:
 		return o, fmt.Errorf("%w: -train-subset and -test-subset must not be negative", errUsage)
+	case o.trainPerClass < 0 || o.testPerClass < 0:
+		return o, fmt.Errorf("%w: -train-per-class and -test-per-class must not be negative", errUsage)
+	case o.trainPerClass > 0 && o.trainSubset > 0:
+		return o, fmt.Errorf("%w: -train-per-class cannot be combined with -train-subset", errUsage)
+	case o.testPerClass > 0 && o.testSubset > 0:
+		return o, fmt.Errorf("%w: -test-per-class cannot be combined with -test-subset", errUsage)
 	}
 	return o, nil
 }
@@ -141,6 +150,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.testSubset > 0 {
 		testSplit = datasets.Subset(testSplit, o.testSubset)
 	}
+	if o.trainPerClass > 0 {
+		trainSplit = datasets.SubsetPerClass(trainSplit, o.trainPerClass)
+	}
+	if o.testPerClass > 0 {
+		testSplit = datasets.SubsetPerClass(testSplit, o.testPerClass)
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("-out: %w", err)
 	}
@@ -148,8 +163,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := aopt.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	// Bars only on a terminal: redrawn with carriage returns they are noise in a redirected file.
 	var progress io.Writer = stderr
-	if o.quiet {
+	if f, ok := stderr.(*os.File); ok {
+		progress = train.ProgressWriter(f, o.quiet)
+	} else if o.quiet {
 		progress = nil
 	}
 	fmt.Fprintf(stdout, "swapstudy: %s %s on %s (%d train / %d test images), %d epoch(s), batch %d, lr %g, seed %d\n",
@@ -219,6 +237,16 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSp
 	if err := m.Save(filepath.Join(o.out, cfg.Placement.String()+".safetensors")); err != nil {
 		return nil, err
 	}
-	rep, _, err := tr.Analyse(ctx, testSplit, aopt, o.dataset)
+	// The analysis evaluates the test split once more, with every unit tapped; a Predictor runs it without a
+	// second "evaluate" bar identical to the one Fit just showed.
+	if progress != nil {
+		fmt.Fprintf(progress, "analysing %s on %d test images\n", cfg.Placement, testSplit.N)
+	}
+	p, err := train.NewPredictor(m, o.batch)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	rep, _, err := p.Analyse(ctx, testSplit, aopt, o.dataset)
 	return rep, err
 }

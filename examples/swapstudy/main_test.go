@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,13 +17,14 @@ import (
 func TestRunSmall(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-train-subset", "300", "-test-subset", "120", "-batch-size", "64",
+	// 30 training and 12 test images of each of MNIST's ten classes (TestEveryModel takes the -*-subset flags).
+	err := run(context.Background(), []string{"-train-per-class", "30", "-test-per-class", "12", "-batch-size", "64",
 		"-lr", "0.01", "-quiet", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text := stdout.String()
-	for _, want := range []string{"conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
+	for _, want := range []string{"(300 train / 120 test images)", "conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
@@ -50,6 +52,9 @@ func TestRunErrors(t *testing.T) {
 		"-dataset":      {"-dataset", "imagenet"},
 		"fashion-mnist": {"-dataset", "fashion-mnist", "-data-dir", "/nonexistent/fmnist"},
 		"-epochs":       {"-epochs", "-1"},
+		"-train-per-class cannot be combined with -train-subset":    {"-train-per-class", "3", "-train-subset", "30"},
+		"-test-per-class cannot be combined with -test-subset":      {"-test-per-class", "3", "-test-subset", "30"},
+		"-train-per-class and -test-per-class must not be negative": {"-test-per-class", "-3"},
 	}
 	for want, args := range cases {
 		var stdout, stderr bytes.Buffer
@@ -83,5 +88,27 @@ func TestEveryModel(t *testing.T) {
 				t.Fatalf("output:\n%s", stdout.String())
 			}
 		})
+	}
+}
+
+// TestRedirectedStderrHasNoBars runs without -quiet with stderr going to a file: no progress bars (carriage-return
+// redraws) and no analysis notice end up in it.
+func TestRedirectedStderrHasNoBars(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-train-per-class", "5", "-test-per-class", "2", "-placements", "swapped",
+		"-figures=false", "-out", t.TempDir()}, &stdout, f); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+		raw, _ := os.ReadFile(f.Name())
+		t.Fatalf("stderr holds %q (%v)", raw, err)
+	}
+	if !strings.Contains(stdout.String(), "swapped       test accuracy") {
+		t.Fatalf("stdout:\n%s", stdout.String())
 	}
 }

@@ -25,15 +25,23 @@ import (
 
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/internal/cli"
+	"github.com/bnzoo/bnzoo/internal/provenance"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	progress := train.ProgressWriter(os.Stderr, false)
+	// On a terminal each epoch's bar ends on its loss and accuracy, so the informational log (which repeats them)
+	// is left out there; warnings and errors (interruption, divergence) still show. Redirected, the log is all.
+	level := slog.LevelInfo
+	if progress != nil {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := train.SignalContext(context.Background(), log)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, train.ProgressWriter(os.Stderr, false), log)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, progress, log)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "train:", err)
@@ -95,8 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.resume, "resume", "", "resume the run in this directory (no other flag but -quiet)")
 	fs.IntVar(&o.keep, "keep", def.Keep, "checkpoints kept besides the best (0 = all)")
 	fs.IntVar(&o.every, "checkpoint-every", 0, "steps between checkpoints (0 = at the end of each epoch only)")
-	fs.IntVar(&o.trainSub, "train-subset", 0, "use only the first N training samples (0 = all)")
-	fs.IntVar(&o.testSub, "test-subset", 0, "use only the first N test samples (0 = all)")
+	fs.IntVar(&o.trainSub, "train-subset", 0, "use only N training samples, each class in its proportion (0 = all)")
+	fs.IntVar(&o.testSub, "test-subset", 0, "use only N test samples, each class in its proportion (0 = all)")
 	fs.IntVar(&o.trainPerClass, "train-per-class", 0, "use only the first N training samples of each class (0 = all; balanced, for class-sorted sets such as image folders)")
 	fs.IntVar(&o.testPerClass, "test-per-class", 0, "use only the first N test samples of each class (0 = all)")
 	fs.Float64Var(&o.valFraction, "val-fraction", 0, "hold out this fraction of each class's training samples for validation (0 = none): epochs are evaluated and the best checkpoint chosen on it, and the test split is evaluated once, at the end")
@@ -246,7 +254,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 		}
 		defer r.Close()
 		if r.Done() {
-			fmt.Fprintf(stdout, "train: the run in %s is complete (%d epochs)\n", r.Dir, r.Config.Train.Epochs)
+			fmt.Fprintf(stdout, "train: the run in %s is complete (%s)\n", r.Dir, plural(r.Config.Train.Epochs, "epoch"))
 			summarize(stdout, r, 0)
 			return nil
 		}
@@ -276,6 +284,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 			return usageError("augment", "%v", err)
 		}
 		rc.Train.Progress, rc.Train.Logger = progress, log
+		info := provenance.Collect()
+		rc.Train.Provenance = &info
 		dir := o.runDir
 		if dir == "" {
 			dir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%s-%s", o.model, rc.Model.Activation, rc.Model.Placement,
@@ -294,9 +304,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 	if splits.Val != nil {
 		valN = splits.Val.N
 	}
-	fmt.Fprintf(stdout, "train: %s on %s (%d train / %d validation / %d test images), %d epochs of %d steps, %s lr %g (%s schedule), run directory %s\n",
-		c.Model, c.Data.Name, trainSplit.N, valN, testSplit.N, c.Train.Epochs, (trainSplit.N+c.Train.BatchSize-1)/c.Train.BatchSize,
-		c.Train.Optimizer, c.Train.LR, c.Train.Schedule.Kind, r.Dir)
+	fmt.Fprintf(stdout, "train: %s on %s (%d train / %d validation / %d test images), %s of %s, %s lr %g (%s schedule), run directory %s\n",
+		c.Model, c.Data.Name, trainSplit.N, valN, testSplit.N, plural(c.Train.Epochs, "epoch"),
+		plural((trainSplit.N+c.Train.BatchSize-1)/c.Train.BatchSize, "step"), c.Train.Optimizer, c.Train.LR,
+		c.Train.Schedule.Kind, r.Dir)
 	start := time.Now()
 	if _, err := r.Fit(ctx, trainSplit, splits.Eval()); err != nil {
 		return err
@@ -318,6 +329,14 @@ func evalName(r *train.Run) string {
 		return "validation"
 	}
 	return "test"
+}
+
+// plural writes a count with its noun: "1 epoch", "3 epochs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // summarize prints the run's final and best test accuracy, its wall time and what its directory holds.

@@ -168,11 +168,15 @@ func TestPerClassSubsets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	if !strings.Contains(stdout.String(), "(100 train / 0 validation / 50 test images)") {
-		t.Fatalf("want 10 + 5 images of each of 10 classes:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "(100 train / 0 validation / 50 test images), 1 epoch of 2 steps,") {
+		t.Fatalf("want 10 + 5 images of each of 10 classes, in 1 epoch of 2 steps:\n%s", stdout.String())
 	}
 	rc, err := train.ReadRunConfig(dir)
 	if err != nil || rc.Data.TrainPerClass != 10 || rc.Data.TestPerClass != 5 {
 		t.Fatalf("run.json data %+v, %v", rc.Data, err)
+	}
+	// run.json records what trained the run.
+	if p := rc.Train.Provenance; p == nil || p.GoVersion == "" || p.Backend == "" || p.GOMAXPROCS < 1 {
+		t.Fatalf("run.json provenance %+v", p)
 	}
 }
