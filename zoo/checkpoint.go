@@ -64,8 +64,10 @@ func toF32(v []float64) []float32 {
 	return out
 }
 
-// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata and every
-// tensor is checked against it. A missing or misshapen tensor is an error naming the key.
+// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata. The config
+// is checked against DefaultLimits and every tensor of the file against the architecture (names and shapes)
+// before the model is allocated, so a hostile config costs nothing; a missing or misshapen tensor is an error
+// naming the key.
 func Load(path string) (*Model, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -83,7 +85,18 @@ func Load(path string) (*Model, error) {
 	if len(f.Tensors) > 0 && f.Tensors[0].DType == safetensors.F64 {
 		dtype = tensor.Float64
 	}
-	m, err := New(cfg, dtype)
+	fp, err := checkFootprint(cfg, dtype)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: metadata %q: %w", path, metaConfig, err)
+	}
+	shapes := make(map[string][]int, len(f.Tensors))
+	for _, t := range f.Tensors {
+		shapes[t.Name] = t.Shape
+	}
+	if err := fp.CheckTensors(shapes); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	m, err := newModel(cfg, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
