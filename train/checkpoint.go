@@ -99,9 +99,18 @@ func LatestCheckpoint(dir string) (string, error) {
 	return filepath.Join(dir, checkpointsDir, names[len(names)-1]), nil
 }
 
-// writeCheckpoint writes the trainer's state as checkpoint cs.Name under ckDir, atomically.
+// writeCheckpoint writes the trainer's state as checkpoint cs.Name under ckDir, atomically. A state holding a NaN
+// or an infinity (parameters, BatchNorm statistics, optimizer state) is refused with a *DivergenceError naming
+// the tensor: a checkpoint on disk is always a state training can continue from.
 func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	final := filepath.Join(ckDir, cs.Name)
+	if err := checkModelState(t.Model); err != nil {
+		return fmt.Errorf("checkpoint %s not written: %w", final, err)
+	}
+	optState := t.opt.State()
+	if err := checkOptimizerState(optState); err != nil {
+		return fmt.Errorf("checkpoint %s not written: %w", final, err)
+	}
 	tmp, err := os.MkdirTemp(ckDir, ".tmp-"+cs.Name+"-")
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
@@ -120,7 +129,7 @@ func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	if err := t.Model.Save(filepath.Join(tmp, modelFile)); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
-	if err := writeOptimizer(filepath.Join(tmp, optimizerFile), t.opt); err != nil {
+	if err := writeOptimizer(filepath.Join(tmp, optimizerFile), t.opt.Name(), optState); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	js, err := json.MarshalIndent(cs, "", "  ")
@@ -145,9 +154,8 @@ func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 }
 
 // writeOptimizer saves the optimizer state as float64 tensors "<param>.<slot>" (the step count as a scalar).
-func writeOptimizer(path string, opt Optimizer) error {
-	state := opt.State()
-	f := &safetensors.File{Metadata: map[string]string{metaOptimizer: opt.Name(), metaCheckpointKind: "optimizer"}}
+func writeOptimizer(path, name string, state map[string][]float64) error {
+	f := &safetensors.File{Metadata: map[string]string{metaOptimizer: name, metaCheckpointKind: "optimizer"}}
 	for k, v := range state {
 		shape := []int{len(v)}
 		if strings.HasSuffix(k, ".step") && len(v) == 1 {
@@ -183,8 +191,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := ck.Model.LoadWeights(filepath.Join(path, modelFile)); err != nil {
 		return nil, err // names the file
 	}
+	if err := checkModelState(ck.Model); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s holds a diverged state: %w", path, modelFile, err)
+	}
 	if ck.OptimizerState, err = loadOptimizer(filepath.Join(path, optimizerFile), ck.State.Run.Train, ck.Model); err != nil {
 		return nil, err // names the file
+	}
+	if err := checkOptimizerState(ck.OptimizerState); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s holds a diverged state: %w", path, optimizerFile, err)
 	}
 	return ck, nil
 }
