@@ -21,6 +21,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 )
@@ -83,6 +84,9 @@ Flags:
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cli.CheckFlags(fs, cli.FlagRules{}); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	o.inputs = fs.Args()

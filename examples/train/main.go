@@ -132,7 +132,8 @@ Flags:
 		return o, usageError(extra[0], "cannot be combined with -resume: a resumed run keeps its own config (%s)",
 			filepath.Join(o.resume, "run.json"))
 	}
-	return o, nil
+	return o, cli.CheckFlags(fs, cli.FlagRules{Positive: []string{"gamma"}, NonNegative: []string{"width", "lr",
+		"momentum", "weight-decay", "warmup-epochs"}})
 }
 
 // trainConfig turns the recipe flags into a train.Config; errors name the flag. It needs no data, so a typo fails
