@@ -184,6 +184,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := ck.State.Run.Validate(); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %s: run config: %w", path, stateFile, err)
 	}
+	if err := ck.State.validate(filepath.Base(path)); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	dtype, _ := ck.State.Run.dtype()
 	if ck.Model, err = zoo.New(ck.State.Run.Model, dtype); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
