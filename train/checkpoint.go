@@ -266,6 +266,24 @@ func trash(ckDir, name string) error {
 	return nil
 }
 
+// requireCheckpointsDir fails when the run in dir has no checkpoints directory. NewRun creates it before run.json,
+// so a run without one lost its checkpoints: resuming it would silently start over from step 0 (and, before this
+// check, fail at the first checkpoint after training up to it).
+func requireCheckpointsDir(dir string) error {
+	ck := filepath.Join(dir, checkpointsDir)
+	fi, err := os.Stat(ck)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s is missing: the run's checkpoints are gone, and resuming would start it over from step 0; "+
+			"start a new run, or create the empty folder to restart this one from scratch", ck)
+	case err != nil:
+		return fmt.Errorf("checkpoints: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", ck)
+	}
+	return nil
+}
+
 // cleanLeftovers removes the temporary and trashed directories an interrupted write or prune left behind.
 func cleanLeftovers(dir string) error {
 	ckDir := filepath.Join(dir, checkpointsDir)

@@ -208,6 +208,9 @@ func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
+	if err := requireCheckpointsDir(dir); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
 	if err := cleanLeftovers(dir); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
