@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/internal/runlock"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
 )
@@ -23,6 +25,7 @@ import (
 //	log.jsonl      the same rows as JSON Lines
 //	best.json      BestCheckpoint: the end-of-epoch checkpoint with the highest test accuracy
 //	checkpoints/   see LoadCheckpoint; the Keep latest plus the best are kept
+//	.lock          held (internal/runlock) by the process training the run, from NewRun or Resume to Close
 //
 // Resume continues the run from its newest checkpoint; the logs are rewritten from that checkpoint's history, so
 // they never show an epoch the checkpoints do not have.
@@ -122,6 +125,20 @@ type Run struct {
 	Trainer *Trainer
 	last    string   // name of the newest checkpoint on disk, "" if none
 	lastPos RunState // state it holds
+	lock    *runlock.Lock
+}
+
+// lockFile is the run directory's lock: two processes training one run would delete each other's temporary
+// checkpoints at start-up and write the same checkpoint names.
+const lockFile = ".lock"
+
+// lockRun takes the run directory's lock, failing at once when another process (or an unclosed Run) holds it.
+func lockRun(dir string) (*runlock.Lock, error) {
+	l, err := runlock.Acquire(filepath.Join(dir, lockFile))
+	if errors.Is(err, runlock.ErrLocked) {
+		return nil, fmt.Errorf("another process is training this run: %w", err)
+	}
+	return l, err
 }
 
 // Normalized is rc as NewRun writes it to run.json: the dtype named and the recipe's defaults filled in. Two
@@ -148,20 +165,35 @@ func NewRun(dir string, rc RunConfig) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
+	if r.lock, err = lockRun(dir); err != nil {
+		r.Close()
+		return nil, err
 	}
-	syncDir(dir)
-	js, err := json.MarshalIndent(rc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	if _, err := os.Stat(filepath.Join(dir, runFile)); err == nil { // created by another process meanwhile
+		r.Close()
+		return nil, fmt.Errorf("%s already holds a run (%s): resume it or choose another directory", dir, runFile)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, runFile), append(js, '\n')); err != nil {
+	if err := r.create(); err != nil {
+		r.Close()
 		return nil, err
 	}
 	r.Trainer.log.Info("new run", "dir", dir, "model", rc.Model.String(), "optimizer", rc.Train.Optimizer,
 		"lr", rc.Train.LR, "schedule", rc.Train.Schedule.Kind, "epochs", rc.Train.Epochs)
 	return r, nil
+}
+
+// create writes a new run's checkpoints directory and run.json.
+func (r *Run) create() error {
+	dir, rc := r.Dir, r.Config
+	if err := os.MkdirAll(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	syncDir(dir)
+	js, err := json.MarshalIndent(rc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	}
+	return atomicfile.Write(filepath.Join(dir, runFile), append(js, '\n'))
 }
 
 func withRuntime(c Config, progress io.Writer, log *slog.Logger) Config {
@@ -208,6 +240,21 @@ func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
+	lock, err := lockRun(dir) // before the clean-up below, which would delete another process's partial checkpoint
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	r, err := resumeLocked(dir, rc, progress, log)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	r.lock = lock
+	return r, nil
+}
+
+// resumeLocked is Resume once the run's lock is held.
+func resumeLocked(dir string, rc RunConfig, progress io.Writer, log *slog.Logger) (*Run, error) {
 	if err := requireCheckpointsDir(dir); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
@@ -234,6 +281,7 @@ func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	}
 	st := r.Trainer.state
 	if err := writeRunLogs(dir, st.History); err != nil {
+		r.Close()
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	r.Trainer.log.Info("resumed run", "dir", dir, "checkpoint", r.last, "epochs_done", st.Position.Epoch,
@@ -252,8 +300,12 @@ func (r *Run) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStat
 	return r.Trainer.fit(ctx, train, test)
 }
 
-// Close releases the trainer's graphs.
-func (r *Run) Close() { r.Trainer.Close() }
+// Close releases the trainer's graphs and the run directory's lock.
+func (r *Run) Close() {
+	r.Trainer.Close()
+	r.lock.Unlock()
+	r.lock = nil
+}
 
 // lastPath is the path of the newest checkpoint, "" when there is none.
 func (r *Run) lastPath() string {

@@ -324,6 +324,7 @@ func TestInterruptAndResume(t *testing.T) {
 			if names, _ := Checkpoints(dir); !slices.Equal(names, c.want) {
 				t.Fatalf("checkpoints %v, want %v", names, c.want)
 			}
+			r.Close() // the interrupted process exits, which releases the run's lock
 			if d := ref.snap.diff(snap(resumeToEnd(t, dir))); d != "" {
 				t.Fatalf("resumed: %s", d)
 			}

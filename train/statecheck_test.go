@@ -56,34 +56,3 @@ func TestStateNumbersValidated(t *testing.T) {
 		})
 	}
 }
-
-// TestResumeWithoutCheckpointsDir: a run whose checkpoints/ folder is gone used to restart from step 0, train up to
-// its first checkpoint and then fail ("stat …/checkpoints: no such file or directory"), losing that training.
-// Resume now refuses at once, naming the folder.
-func TestResumeWithoutCheckpointsDir(t *testing.T) {
-	ref := reference(t, OptimizerSGD)
-	dir := copyRun(t, ref.dir, "step-000000002")
-	if err := os.RemoveAll(filepath.Join(dir, checkpointsDir)); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Resume(dir, nil, nil)
-	if err == nil {
-		r.Close()
-		t.Fatal("resumed a run whose checkpoints are gone")
-	}
-	if !strings.Contains(err.Error(), filepath.Join(dir, checkpointsDir)+" is missing") {
-		t.Fatalf("error %q should name the missing folder", err)
-	}
-	// Recreating it, as the message says, restarts the run from scratch.
-	if err := os.Mkdir(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r, err = Resume(dir, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if st := r.Trainer.State(); st.GlobalStep != 0 {
-		t.Fatalf("restarted at global step %d", st.GlobalStep)
-	}
-}
