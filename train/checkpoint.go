@@ -153,7 +153,8 @@ func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	return nil
 }
 
-// writeOptimizer saves the optimizer state as float64 tensors "<param>.<slot>" (the step count as a scalar).
+// writeOptimizer saves the optimizer state as float64 tensors "<param>.<slot>" (the step count as a scalar), with
+// their checksums.
 func writeOptimizer(path, name string, state map[string][]float64) error {
 	f := &safetensors.File{Metadata: map[string]string{metaOptimizer: name, metaCheckpointKind: "optimizer"}}
 	for k, v := range state {
@@ -163,6 +164,7 @@ func writeOptimizer(path, name string, state map[string][]float64) error {
 		}
 		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: k, DType: safetensors.F64, Shape: shape, F64: v})
 	}
+	safetensors.AddChecksums(f)
 	return safetensors.WriteFile(path, f)
 }
 
@@ -209,6 +211,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 func loadOptimizer(path string, cfg Config, m *zoo.Model) (map[string][]float64, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()

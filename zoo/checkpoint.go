@@ -17,7 +17,8 @@ const (
 
 // Save writes the model's parameters and BatchNorm running statistics to path as a safetensors file (F32 or F64
 // as the model's dtype), with the config in the metadata. Tensor names are PyTorch state-dict names
-// ("features.0.conv.weight", "features.0.bn.running_var", "classifier.weight"). The write is atomic.
+// ("features.0.conv.weight", "features.0.bn.running_var", "classifier.weight"). The metadata also holds the
+// CRC-32C of every tensor (safetensors.ChecksumKey), which Load checks. The write is atomic.
 func (m *Model) Save(path string) error {
 	cfg, err := json.Marshal(m.Config)
 	if err != nil {
@@ -50,6 +51,7 @@ func (m *Model) Save(path string) error {
 	}
 	tb, _ := json.Marshal(tracked)
 	f.Metadata[metaTracked] = string(tb)
+	safetensors.AddChecksums(f)
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
@@ -64,13 +66,17 @@ func toF32(v []float64) []float32 {
 	return out
 }
 
-// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata. The config
+// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata. Tensor
+// checksums are verified when the file has them (files written by others load without). The config
 // is checked against DefaultLimits and every tensor of the file against the architecture (names and shapes)
 // before the model is allocated, so a hostile config costs nothing; a missing or misshapen tensor is an error
 // naming the key.
 func Load(path string) (*Model, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return nil, err
 	}
 	raw, ok := f.Metadata[metaConfig]
@@ -111,6 +117,9 @@ func Load(path string) (*Model, error) {
 func (m *Model) LoadWeights(path string) error {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return err
+	}
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return err
 	}
 	return m.loadFrom(path, f)
