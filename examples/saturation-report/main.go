@@ -169,8 +169,17 @@ func readReport(path string) (*analysis.Report, error) {
 	return analysis.ReadReport(path)
 }
 
-// analyseModels loads each model and analyses it on the chosen split.
+// analyseModels loads each model and analyses it on the chosen split. The models are opened first: a bad file
+// fails at once rather than after the dataset has been loaded.
 func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysis.Report, error) {
+	models := make([]*zoo.Model, len(o.inputs))
+	for i, path := range o.inputs {
+		m, err := zoo.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		models[i] = m
+	}
 	trainSplit, testSplit, err := datasets.Load(o.dataset, o.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("-dataset %s: %w", o.dataset, err)
@@ -183,11 +192,8 @@ func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysi
 		split = datasets.Subset(split, o.samples)
 	}
 	var reports []*analysis.Report
-	for _, path := range o.inputs {
-		m, err := zoo.Load(path)
-		if err != nil {
-			return nil, err
-		}
+	for i, path := range o.inputs {
+		m := models[i]
 		if s := m.Config.InputShape; s != [3]int{split.C, split.H, split.W} {
 			return nil, fmt.Errorf("%s: model takes %v inputs, dataset %s has %d×%d×%d", path, s, o.dataset, split.C, split.H, split.W)
 		}
