@@ -22,7 +22,7 @@ type Description struct {
 // Describe builds cfg's graph symbolically over a shape-only store (neither parameters nor activations are
 // allocated) and describes it. A model over DefaultLimits is refused, as New would.
 func Describe(cfg Config) (*Description, error) {
-	f, err := checkFootprint(cfg, tensor.Float32)
+	f, err := checkFootprint(cfg, tensor.Float32, true)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ type Model struct {
 // allocating anything) and creates the model's parameters, initialised from cfg.Seed, in dtype (float32 to train,
 // float64 for gradient checks).
 func New(cfg Config, dtype tensor.Dtype) (*Model, error) {
-	if _, err := checkFootprint(cfg, dtype); err != nil {
+	if _, err := checkFootprint(cfg, dtype, false); err != nil {
 		return nil, err
 	}
 	return newModel(cfg, dtype)
