@@ -56,3 +56,32 @@ func TestStateNumbersValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestStateConfigBounded: a state.json whose run config asks for 2e9 classes made Resume allocate the model
+// (a fatal out-of-memory error). It is now refused before anything is built, naming the field.
+func TestStateConfigBounded(t *testing.T) {
+	ref := reference(t, OptimizerSGD)
+	const name = "step-000000002"
+	dir := copyRun(t, ref.dir, name)
+	path := filepath.Join(dir, checkpointsDir, name, stateFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["run"].(map[string]any)["model"].(map[string]any)["classes"] = 2_000_000_000
+	raw, _ = json.Marshal(st)
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Resume(dir, nil, nil); err == nil || !strings.Contains(err.Error(), "classes 2000000000 exceeds the limit") ||
+		!strings.Contains(err.Error(), stateFile) {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("Resume: %v, want an error naming state.json and classes", err)
+	}
+}

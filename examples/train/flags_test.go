@@ -27,6 +27,8 @@ func TestNonFiniteFlags(t *testing.T) {
 		{"-momentum", []string{"-momentum", "NaN"}},
 		{"-weight-decay", []string{"-weight-decay", "-Inf"}},
 		{"-warmup-epochs", []string{"-warmup-epochs", "NaN"}},
+		// Issue 15, item 1: this allocated MobileNetV1 at width 1000 (terabytes) before failing.
+		{"-width", []string{"-model", "mobilenet_v1", "-width", "1000"}},
 	} {
 		dir := filepath.Join(t.TempDir(), "run")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

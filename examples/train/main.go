@@ -192,6 +192,8 @@ func (o options) checkFlags() error {
 		return usageError("test-per-class", "cannot be combined with -test-subset")
 	case o.width < 0:
 		return usageError("width", "must not be negative, got %v", o.width)
+	case o.width > zoo.DefaultLimits.MaxWidth: // refused before the dataset is loaded (zoo.New would refuse it later)
+		return usageError("width", "%v exceeds the limit of %v (zoo.DefaultLimits.MaxWidth)", o.width, zoo.DefaultLimits.MaxWidth)
 	}
 	known := false
 	for _, n := range zoo.Names() {
