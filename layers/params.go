@@ -75,9 +75,6 @@ func NewShapeStore(dtype tensor.Dtype) (*Store, error) {
 	return s, nil
 }
 
-// ShapeOnly reports whether the store was made by NewShapeStore.
-func (s *Store) ShapeOnly() bool { return s.shapeOnly }
-
 // Dtype is the element type of every parameter.
 func (s *Store) Dtype() tensor.Dtype { return s.dtype }
 

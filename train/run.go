@@ -152,7 +152,8 @@ func (rc RunConfig) Normalized() RunConfig {
 }
 
 // NewRun creates the run directory dir (it may exist but must not hold a run yet), writes run.json and builds the
-// model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given.
+// model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given. The
+// directory stays locked against other processes (and other Runs) until Close.
 func NewRun(dir string, rc RunConfig) (*Run, error) {
 	if err := rc.Validate(); err != nil {
 		return nil, err
@@ -234,7 +235,8 @@ func newRun(dir string, rc RunConfig, ck *Checkpoint) (*Run, error) {
 // Resume opens the run in dir at its newest checkpoint (at the start when it has none yet), with the
 // checkpoint's copy of the run config. Progress bars go to progress and messages to log (both may be nil). A
 // missing or corrupt checkpoint is an error naming the file; Resume never falls back to an older checkpoint on
-// its own.
+// its own. It fails at once when another process holds the run directory's lock, and otherwise holds it until
+// Close.
 func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	rc, err := ReadRunConfig(dir)
 	if err != nil {
