@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,5 +29,22 @@ func TestResumeOfALockedRun(t *testing.T) {
 	err = run(context.Background(), []string{"-resume", dir, "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{}, nil, nil)
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), filepath.Join(dir, ".lock")) {
 		t.Fatalf("resume of a locked run: %v (exit %d), want exit 1 naming the lock", err, exitCode(err))
+	}
+}
+
+// TestDamagedRunJSONIsNotAUsageError: a run directory whose run.json is damaged is a bad file (exit status 1),
+// not a bad flag (2); a directory without run.json stays a bad -resume flag.
+func TestDamagedRunJSONIsNotAUsageError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"model": {"classes": 1e999`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-resume", dir, "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{}, nil, nil)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "run.json") {
+		t.Fatalf("damaged run.json: %v (exit %d), want exit 1 naming run.json", err, exitCode(err))
+	}
+	err = run(context.Background(), []string{"-resume", t.TempDir(), "-quiet"}, &bytes.Buffer{}, &bytes.Buffer{}, nil, nil)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "-resume") {
+		t.Fatalf("not a run directory: %v (exit %d), want a -resume flag error", err, exitCode(err))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -237,8 +238,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 	}
 	var r *train.Run
 	if o.resume != "" {
-		if _, err := train.ReadRunConfig(o.resume); err != nil {
-			return usageError("resume", "%v", err)
+		if _, err := train.ReadRunConfig(o.resume); errors.Is(err, fs.ErrNotExist) {
+			return usageError("resume", "%v", err) // not a run directory: a bad flag
+		} else if err != nil {
+			return fmt.Errorf("-resume %s: %w", o.resume, err) // a damaged run.json: a bad file, exit status 1
 		}
 		if r, err = train.Resume(o.resume, progress, log); err != nil {
 			return err
