@@ -297,7 +297,7 @@ func (r *Run) Done() bool { return r.Trainer.state.Position.Epoch >= r.Config.Tr
 // Fit trains the run to its end from where it stands, checkpointing and logging in its directory, and returns the
 // whole history. train and test must be the splits the run started with (Config.Data.Load gives them; they are
 // checked by name and size). On cancellation it writes a checkpoint and returns an *InterruptedError; on a NaN or
-// infinite loss or gradient it returns a *DivergenceError and writes nothing.
+// infinite loss, gradient or updated parameter it returns a *DivergenceError and writes nothing.
 func (r *Run) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
 	return r.Trainer.fit(ctx, train, test)
 }
