@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/bnzoo/bnzoo/internal/atomicfile"
 )
@@ -138,5 +139,30 @@ func ReadReport(path string) (*Report, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("analysis: read report %s: %w", path, err)
 	}
+	if err := r.checkComplete(); err != nil {
+		return nil, fmt.Errorf("analysis: read report %s: %w: not a report written by WriteJSON", path, err)
+	}
 	return &r, nil
+}
+
+// checkComplete returns an error naming the first key a report read from a file lacks. Any JSON object
+// unmarshals into a Report, so "{}" was accepted and failed much later, in a figure ("label 1 is empty").
+func (r *Report) checkComplete() error {
+	for _, f := range []struct{ key, v string }{{"model", r.Model}, {"activation", r.Activation}, {"placement", r.Placement}} {
+		if strings.TrimSpace(f.v) == "" {
+			return fmt.Errorf("%q is missing or empty", f.key)
+		}
+	}
+	if r.Samples < 1 {
+		return fmt.Errorf("\"samples\" must be positive, got %d", r.Samples)
+	}
+	if len(r.Layers) == 0 {
+		return fmt.Errorf("\"layers\" is missing or empty")
+	}
+	for i, l := range r.Layers {
+		if strings.TrimSpace(l.Name) == "" {
+			return fmt.Errorf("layer %d has no name", i)
+		}
+	}
+	return nil
 }

@@ -151,3 +151,23 @@ func TestReportLayer(t *testing.T) {
 		t.Error("Layer(nope) found")
 	}
 }
+
+// TestReadReportRefusesIncomplete: any JSON object unmarshals into a Report, so `saturation-report -compare`
+// accepted "{}" and failed later in a figure with "label 1 is empty". ReadReport now names the missing key.
+func TestReadReportRefusesIncomplete(t *testing.T) {
+	dir := t.TempDir()
+	for body, want := range map[string]string{
+		`{}`: `"model" is missing`,
+		`{"model":"vgg_mini","activation":"tanh","placement":"swapped","samples":10}`:                        `"layers" is missing`,
+		`{"model":"vgg_mini","activation":"tanh","placement":"swapped","samples":0,"layers":[{"name":"a"}]}`: `"samples" must be positive`,
+		`{"model":"vgg_mini","activation":"tanh","placement":"swapped","samples":5,"layers":[{}]}`:           `layer 0 has no name`,
+	} {
+		path := filepath.Join(dir, "r.json")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadReport(path); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want an error naming the file and %s", body, err, want)
+		}
+	}
+}

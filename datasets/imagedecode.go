@@ -49,7 +49,7 @@ func decodeImage(data []byte, name string) (pix []uint8, h, w int, err error) {
 		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
 		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
 	default:
-		return nil, 0, 0, fmt.Errorf("%s: unreadable image: neither JPEG nor PNG (%d bytes, starting %q)", name, len(data), data[:min(len(data), 8)])
+		return nil, 0, 0, fmt.Errorf("%s: unreadable image: neither JPEG nor PNG (%d bytes)", name, len(data))
 	}
 	cfg, err := decodeConfig(data)
 	if err != nil {

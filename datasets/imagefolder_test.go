@@ -246,3 +246,28 @@ func FuzzTarImageFolder(f *testing.F) {
 		}
 	})
 }
+
+// TestImageFolderErrorsReadWell: the error for a missing test/ in an archive read "x.tar: : no test/ …", and an
+// unreadable image's error quoted its first bytes — for a symlink to a system file, that file's contents.
+func TestImageFolderErrorsReadWell(t *testing.T) {
+	f, _, _ := imageFolderFixture(t, "")
+	for n := range f.files {
+		if strings.HasPrefix(n, "test/") {
+			delete(f.files, n)
+		}
+	}
+	for form, p := range f.allForms(t) {
+		_, _, err := LoadImageFolder(p, LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), p+": no test/ or val/ folder") {
+			t.Errorf("%s: %v, want %q", form, err, p+": no test/ or val/ folder")
+		}
+	}
+	f, _, _ = imageFolderFixture(t, "")
+	f.add("train/dog/secret.png", []byte("root:x:0:0:root"))
+	for form, p := range f.allForms(t) {
+		_, _, err := LoadImageFolder(p, LoadOptions{})
+		if err == nil || !strings.Contains(err.Error(), "neither JPEG nor PNG") || strings.Contains(err.Error(), "root:x") {
+			t.Errorf("%s: %v, want an error that does not quote the file", form, err)
+		}
+	}
+}

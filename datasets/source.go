@@ -32,6 +32,9 @@ func (s source) entryPath(rel string) string {
 	if s.dir {
 		return filepath.Join(s.name, filepath.FromSlash(rel))
 	}
+	if rel == "" { // the archive itself: "x.tar", not "x.tar: " (an error then read "x.tar: : no test/ …")
+		return s.name
+	}
 	return s.name + ": " + rel
 }
 

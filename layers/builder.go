@@ -39,7 +39,11 @@ func (b *Builder) ParamNode(name string, kind ParamKind, shape []int, init Initi
 	if err != nil {
 		return nil, err
 	}
-	n := G.NewTensor(b.Graph, b.Store.Dtype(), len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(p.Value))
+	opts := []G.NodeConsOpt{G.WithShape(shape...), G.WithName(name)}
+	if p.Value != nil { // nil in a shape-only store: the node has a shape and no value
+		opts = append(opts, G.WithValue(p.Value))
+	}
+	n := G.NewTensor(b.Graph, b.Store.Dtype(), len(shape), opts...)
 	b.bound[name] = n
 	b.nodes = append(b.nodes, n)
 	b.nodeParams = append(b.nodeParams, p)

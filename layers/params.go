@@ -22,7 +22,16 @@ const (
 type Param struct {
 	Name  string
 	Kind  ParamKind
-	Value *tensor.Dense
+	Value *tensor.Dense // nil in a shape-only store
+	shape tensor.Shape
+}
+
+// Shape is the parameter's shape (also known in a shape-only store, where Value is nil).
+func (p *Param) Shape() tensor.Shape {
+	if p.Value != nil {
+		return p.Value.Shape()
+	}
+	return p.shape
 }
 
 // Initializer fills a freshly created parameter from rng.
@@ -41,6 +50,8 @@ type Store struct {
 	bnNames []string
 	bn      map[string]*BNStats
 	drops   int
+	// shapeOnly stores record parameter shapes without allocating or initialising them (see NewShapeStore).
+	shapeOnly bool
 }
 
 // NewStore returns an empty store for float32 or float64 parameters, initialised from seed.
@@ -50,6 +61,18 @@ func NewStore(dtype tensor.Dtype, seed int64) (*Store, error) {
 	}
 	return &Store{dtype: dtype, rng: rand.New(rand.NewSource(seed)), seed: seed,
 		byName: map[string]*Param{}, bn: map[string]*BNStats{}}, nil
+}
+
+// NewShapeStore returns a store whose parameters have a name, kind and shape but no tensor (Value is nil): building
+// a graph over it costs no parameter memory, so a model's size can be measured before it is allocated. Its graphs
+// cannot run.
+func NewShapeStore(dtype tensor.Dtype) (*Store, error) {
+	s, err := NewStore(dtype, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.shapeOnly = true
+	return s, nil
 }
 
 // Dtype is the element type of every parameter.
@@ -62,13 +85,16 @@ func (s *Store) Seed() int64 { return s.seed }
 // shape or kind is an error naming the parameter.
 func (s *Store) Param(name string, kind ParamKind, shape []int, init Initializer) (*Param, error) {
 	if p, ok := s.byName[name]; ok {
-		if !p.Value.Shape().Eq(tensor.Shape(shape)) || p.Kind != kind {
-			return nil, fmt.Errorf("parameter %q: requested shape %v, but it exists with shape %v", name, shape, p.Value.Shape())
+		if !p.Shape().Eq(tensor.Shape(shape)) || p.Kind != kind {
+			return nil, fmt.Errorf("parameter %q: requested shape %v, but it exists with shape %v", name, shape, p.Shape())
 		}
 		return p, nil
 	}
-	p := &Param{Name: name, Kind: kind, Value: tensor.New(tensor.Of(s.dtype), tensor.WithShape(shape...))}
-	if init != nil {
+	p := &Param{Name: name, Kind: kind, shape: tensor.Shape(shape).Clone()}
+	if !s.shapeOnly {
+		p.Value = tensor.New(tensor.Of(s.dtype), tensor.WithShape(shape...))
+	}
+	if init != nil && !s.shapeOnly {
 		if err := init(s.rng, p); err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", name, err)
 		}
@@ -122,7 +148,7 @@ func (s *Store) LookupBN(name string) (*BNStats, bool) {
 func (s *Store) Count() int {
 	n := 0
 	for _, p := range s.params {
-		n += p.Value.Shape().TotalSize()
+		n += p.Shape().TotalSize()
 	}
 	return n
 }

@@ -99,9 +99,18 @@ func LatestCheckpoint(dir string) (string, error) {
 	return filepath.Join(dir, checkpointsDir, names[len(names)-1]), nil
 }
 
-// writeCheckpoint writes the trainer's state as checkpoint cs.Name under ckDir, atomically.
+// writeCheckpoint writes the trainer's state as checkpoint cs.Name under ckDir, atomically. A state holding a NaN
+// or an infinity (parameters, BatchNorm statistics, optimizer state) is refused with a *DivergenceError naming
+// the tensor: a checkpoint on disk is always a state training can continue from.
 func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	final := filepath.Join(ckDir, cs.Name)
+	if err := checkModelState(t.Model); err != nil {
+		return fmt.Errorf("checkpoint %s not written: %w", final, err)
+	}
+	optState := t.opt.State()
+	if err := checkOptimizerState(optState); err != nil {
+		return fmt.Errorf("checkpoint %s not written: %w", final, err)
+	}
 	tmp, err := os.MkdirTemp(ckDir, ".tmp-"+cs.Name+"-")
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
@@ -120,7 +129,7 @@ func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	if err := t.Model.Save(filepath.Join(tmp, modelFile)); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
-	if err := writeOptimizer(filepath.Join(tmp, optimizerFile), t.opt); err != nil {
+	if err := writeOptimizer(filepath.Join(tmp, optimizerFile), t.opt.Name(), optState); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", final, err)
 	}
 	js, err := json.MarshalIndent(cs, "", "  ")
@@ -144,10 +153,10 @@ func writeCheckpoint(ckDir string, t *Trainer, cs CheckpointState) (err error) {
 	return nil
 }
 
-// writeOptimizer saves the optimizer state as float64 tensors "<param>.<slot>" (the step count as a scalar).
-func writeOptimizer(path string, opt Optimizer) error {
-	state := opt.State()
-	f := &safetensors.File{Metadata: map[string]string{metaOptimizer: opt.Name(), metaCheckpointKind: "optimizer"}}
+// writeOptimizer saves the optimizer state as float64 tensors "<param>.<slot>" (the step count as a scalar), with
+// their checksums.
+func writeOptimizer(path, name string, state map[string][]float64) error {
+	f := &safetensors.File{Metadata: map[string]string{metaOptimizer: name, metaCheckpointKind: "optimizer"}}
 	for k, v := range state {
 		shape := []int{len(v)}
 		if strings.HasSuffix(k, ".step") && len(v) == 1 {
@@ -155,6 +164,7 @@ func writeOptimizer(path string, opt Optimizer) error {
 		}
 		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: k, DType: safetensors.F64, Shape: shape, F64: v})
 	}
+	safetensors.AddChecksums(f)
 	return safetensors.WriteFile(path, f)
 }
 
@@ -176,6 +186,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := ck.State.Run.Validate(); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %s: run config: %w", path, stateFile, err)
 	}
+	if err := ck.State.validate(filepath.Base(path)); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
 	dtype, _ := ck.State.Run.dtype()
 	if ck.Model, err = zoo.New(ck.State.Run.Model, dtype); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
@@ -183,8 +196,14 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err := ck.Model.LoadWeights(filepath.Join(path, modelFile)); err != nil {
 		return nil, err // names the file
 	}
+	if err := checkModelState(ck.Model); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s holds a diverged state: %w", path, modelFile, err)
+	}
 	if ck.OptimizerState, err = loadOptimizer(filepath.Join(path, optimizerFile), ck.State.Run.Train, ck.Model); err != nil {
 		return nil, err // names the file
+	}
+	if err := checkOptimizerState(ck.OptimizerState); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s holds a diverged state: %w", path, optimizerFile, err)
 	}
 	return ck, nil
 }
@@ -192,6 +211,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 func loadOptimizer(path string, cfg Config, m *zoo.Model) (map[string][]float64, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
@@ -245,6 +267,24 @@ func trash(ckDir, name string) error {
 	syncDir(ckDir)
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("remove checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// requireCheckpointsDir fails when the run in dir has no checkpoints directory. NewRun creates it before run.json,
+// so a run without one lost its checkpoints: resuming it would silently start over from step 0 (and, before this
+// check, fail at the first checkpoint after training up to it).
+func requireCheckpointsDir(dir string) error {
+	ck := filepath.Join(dir, checkpointsDir)
+	fi, err := os.Stat(ck)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s is missing: the run's checkpoints are gone, and resuming would start it over from step 0; "+
+			"start a new run, or create the empty folder to restart this one from scratch", ck)
+	case err != nil:
+		return fmt.Errorf("checkpoints: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", ck)
 	}
 	return nil
 }

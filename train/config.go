@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 
 	"github.com/bnzoo/bnzoo/internal/provenance"
 )
@@ -101,6 +102,17 @@ func (c Config) withDefaults() Config {
 
 // Validate returns one error (a *ConfigError) naming the first bad field.
 func (c Config) Validate() error {
+	// NaN passes every "must be positive" written as !(x > 0) but not one written as x < 0 or x <= 0, and +Inf
+	// passes both; either would fail much later (run.json cannot hold them) or train on garbage.
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"lr", c.LR}, {"momentum", c.Momentum}, {"weight_decay", c.WeightDecay}, {"beta1", c.Beta1}, {"beta2", c.Beta2},
+		{"eps", c.Eps}, {"gamma", c.Schedule.Gamma}, {"warmup_epochs", c.Schedule.WarmupEpochs}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return &ConfigError{Field: f.name, Reason: fmt.Sprintf("must be a finite number, got %v", f.v)}
+		}
+	}
 	switch {
 	case c.Epochs < 1:
 		return &ConfigError{Field: "epochs", Reason: fmt.Sprintf("must be positive, got %d", c.Epochs)}

@@ -8,8 +8,10 @@
 // log.csv and log.jsonl one row per epoch, checkpoints/ atomic checkpoints (weights and BatchNorm statistics in
 // the zoo's safetensors format, optimizer state, position, history, config) of which the Keep newest and the best
 // by test accuracy are kept. A cancelled context (SignalContext maps SIGINT and SIGTERM to one) lets the current
-// step finish, writes a checkpoint and returns an *InterruptedError; a NaN or infinite loss or gradient stops the
-// run with a *DivergenceError and writes nothing.
+// step finish, writes a checkpoint and returns an *InterruptedError; a NaN or infinite loss, gradient or updated
+// parameter stops the run with a *DivergenceError and writes nothing. A run directory is locked while a Run has
+// it open, and a checkpoint is checked (checksums, finite tensors, a state consistent with its run) before it is
+// resumed.
 //
 // A Predictor runs a model forward without a training recipe — one built with zoo.New or loaded with zoo.Load —
 // and returns logits and probabilities for a batch or a split, top-1 and top-5 accuracy, and the per-layer

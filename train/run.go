@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/internal/runlock"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
 )
@@ -25,6 +27,7 @@ import (
 //	               (the validation split when the run holds one out, see DataSpec.ValFraction)
 //	metrics.jsonl  with Config.Track: per-layer saturation metrics of every finished epoch, one line per layer
 //	checkpoints/   see LoadCheckpoint; the Keep latest plus the best are kept
+//	.lock          held (internal/runlock) by the process training the run, from NewRun or Resume to Close
 //
 // Resume continues the run from its newest checkpoint; the logs are rewritten from that checkpoint's history, so
 // they never show an epoch the checkpoints do not have.
@@ -165,6 +168,20 @@ type Run struct {
 	Trainer *Trainer
 	last    string   // name of the newest checkpoint on disk, "" if none
 	lastPos RunState // state it holds
+	lock    *runlock.Lock
+}
+
+// lockFile is the run directory's lock: two processes training one run would delete each other's temporary
+// checkpoints at start-up and write the same checkpoint names.
+const lockFile = ".lock"
+
+// lockRun takes the run directory's lock, failing at once when another process (or an unclosed Run) holds it.
+func lockRun(dir string) (*runlock.Lock, error) {
+	l, err := runlock.Acquire(filepath.Join(dir, lockFile))
+	if errors.Is(err, runlock.ErrLocked) {
+		return nil, fmt.Errorf("another process is training this run: %w", err)
+	}
+	return l, err
 }
 
 // Normalized is rc as NewRun writes it to run.json: the dtype named and the recipe's defaults filled in. Two
@@ -178,7 +195,8 @@ func (rc RunConfig) Normalized() RunConfig {
 }
 
 // NewRun creates the run directory dir (it may exist but must not hold a run yet), writes run.json and builds the
-// model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given.
+// model (initialised from rc.Model.Seed) and its trainer. rc.Train.Progress and Logger are used as given. The
+// directory stays locked against other processes (and other Runs) until Close.
 func NewRun(dir string, rc RunConfig) (*Run, error) {
 	if err := rc.Validate(); err != nil {
 		return nil, err
@@ -191,20 +209,35 @@ func NewRun(dir string, rc RunConfig) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
+	if r.lock, err = lockRun(dir); err != nil {
+		r.Close()
+		return nil, err
 	}
-	syncDir(dir)
-	js, err := json.MarshalIndent(rc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	if _, err := os.Stat(filepath.Join(dir, runFile)); err == nil { // created by another process meanwhile
+		r.Close()
+		return nil, fmt.Errorf("%s already holds a run (%s): resume it or choose another directory", dir, runFile)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, runFile), append(js, '\n')); err != nil {
+	if err := r.create(); err != nil {
+		r.Close()
 		return nil, err
 	}
 	r.Trainer.log.Info("new run", "dir", dir, "model", rc.Model.String(), "optimizer", rc.Train.Optimizer,
 		"lr", rc.Train.LR, "schedule", rc.Train.Schedule.Kind, "epochs", rc.Train.Epochs)
 	return r, nil
+}
+
+// create writes a new run's checkpoints directory and run.json.
+func (r *Run) create() error {
+	dir, rc := r.Dir, r.Config
+	if err := os.MkdirAll(filepath.Join(dir, checkpointsDir), 0o755); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	syncDir(dir)
+	js, err := json.MarshalIndent(rc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	}
+	return atomicfile.Write(filepath.Join(dir, runFile), append(js, '\n'))
 }
 
 func withRuntime(c Config, progress io.Writer, log *slog.Logger) Config {
@@ -245,10 +278,29 @@ func newRun(dir string, rc RunConfig, ck *Checkpoint) (*Run, error) {
 // Resume opens the run in dir at its newest checkpoint (at the start when it has none yet), with the
 // checkpoint's copy of the run config. Progress bars go to progress and messages to log (both may be nil). A
 // missing or corrupt checkpoint is an error naming the file; Resume never falls back to an older checkpoint on
-// its own.
+// its own. It fails at once when another process holds the run directory's lock, and otherwise holds it until
+// Close.
 func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	rc, err := ReadRunConfig(dir)
 	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	lock, err := lockRun(dir) // before the clean-up below, which would delete another process's partial checkpoint
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	r, err := resumeLocked(dir, rc, progress, log)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	r.lock = lock
+	return r, nil
+}
+
+// resumeLocked is Resume once the run's lock is held.
+func resumeLocked(dir string, rc RunConfig, progress io.Writer, log *slog.Logger) (*Run, error) {
+	if err := requireCheckpointsDir(dir); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if err := cleanLeftovers(dir); err != nil {
@@ -274,6 +326,7 @@ func Resume(dir string, progress io.Writer, log *slog.Logger) (*Run, error) {
 	}
 	st := r.Trainer.state
 	if err := writeRunLogs(dir, st.History); err != nil {
+		r.Close()
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	r.Trainer.log.Info("resumed run", "dir", dir, "checkpoint", r.last, "epochs_done", st.Position.Epoch,
@@ -287,13 +340,17 @@ func (r *Run) Done() bool { return r.Trainer.state.Position.Epoch >= r.Config.Tr
 // Fit trains the run to its end from where it stands, checkpointing and logging in its directory, and returns the
 // whole history. train and test must be the splits the run started with (Config.Data.Load gives them; they are
 // checked by name and size). On cancellation it writes a checkpoint and returns an *InterruptedError; on a NaN or
-// infinite loss or gradient it returns a *DivergenceError and writes nothing.
+// infinite loss, gradient or updated parameter it returns a *DivergenceError and writes nothing.
 func (r *Run) Fit(ctx context.Context, train, test *datasets.Split) ([]EpochStats, error) {
 	return r.Trainer.fit(ctx, train, test)
 }
 
-// Close releases the trainer's graphs.
-func (r *Run) Close() { r.Trainer.Close() }
+// Close releases the trainer's graphs and the run directory's lock.
+func (r *Run) Close() {
+	r.Trainer.Close()
+	r.lock.Unlock()
+	r.lock = nil
+}
 
 // lastPath is the path of the newest checkpoint, "" when there is none.
 func (r *Run) lastPath() string {

@@ -7,8 +7,9 @@ import (
 // Step runs one training step (forward, backward, optimizer update at the optimizer's current learning rate) on b
 // and returns the batch's mean loss and the number of correct predictions. Fit calls the same code; Step is for
 // callers that drive the loop themselves (benchmarks, custom schedules). A NaN or infinite loss or gradient is a
-// *DivergenceError naming the first bad tensor, and then no parameter is updated. A batch that does not fit the
-// model (sample shape, size, labels) is an *InputError, and nothing runs.
+// *DivergenceError naming the first bad tensor, and then no parameter is updated; so is a parameter the update
+// made non-finite (an overflow: finite gradients times a huge learning rate), found right after the update. A
+// batch that does not fit the model (sample shape, size, labels) is an *InputError, and nothing runs.
 func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error) {
 	if err := checkBatch(t.Model, b, true); err != nil {
 		return 0, 0, err
@@ -28,6 +29,9 @@ func (t *Trainer) Step(b *datasets.Batch) (loss float64, correct int, err error)
 		return 0, 0, err
 	}
 	if err := t.applyGradients(p); err != nil {
+		return 0, 0, err
+	}
+	if err := checkParams(p.params, " after the update"); err != nil {
 		return 0, 0, err
 	}
 	return sum / float64(b.N), correct, nil

@@ -17,7 +17,8 @@ const (
 
 // Save writes the model's parameters and BatchNorm running statistics to path as a safetensors file (F32 or F64
 // as the model's dtype), with the config in the metadata. Tensor names are PyTorch state-dict names
-// ("features.0.conv.weight", "features.0.bn.running_var", "classifier.weight"). The write is atomic.
+// ("features.0.conv.weight", "features.0.bn.running_var", "classifier.weight"). The metadata also holds the
+// CRC-32C of every tensor (safetensors.ChecksumKey), which Load checks. The write is atomic.
 func (m *Model) Save(path string) error {
 	cfg, err := json.Marshal(m.Config)
 	if err != nil {
@@ -50,6 +51,7 @@ func (m *Model) Save(path string) error {
 	}
 	tb, _ := json.Marshal(tracked)
 	f.Metadata[metaTracked] = string(tb)
+	safetensors.AddChecksums(f)
 	if err := safetensors.WriteFile(path, f); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
@@ -64,11 +66,22 @@ func toF32(v []float64) []float32 {
 	return out
 }
 
-// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata and every
-// tensor is checked against it. A missing or misshapen tensor is an error naming the key.
+// Load rebuilds a model from a file written by Save: the architecture comes from the file's metadata. Tensor
+// checksums are verified when the file has them (files written by others load without). The config
+// is checked against DefaultLimits and every tensor of the file against the architecture (names and shapes)
+// before the model is allocated, so a hostile config costs nothing; a missing or misshapen tensor is an error
+// naming the key.
 func Load(path string) (*Model, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	return loadFile(path, f)
+}
+
+// loadFile is Load once the file is decoded (the fuzz test feeds it bytes without writing files).
+func loadFile(path string, f *safetensors.File) (*Model, error) {
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return nil, err
 	}
 	raw, ok := f.Metadata[metaConfig]
@@ -83,7 +96,18 @@ func Load(path string) (*Model, error) {
 	if len(f.Tensors) > 0 && f.Tensors[0].DType == safetensors.F64 {
 		dtype = tensor.Float64
 	}
-	m, err := New(cfg, dtype)
+	fp, err := checkFootprint(cfg, dtype, false)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: metadata %q: %w", path, metaConfig, err)
+	}
+	shapes := make(map[string][]int, len(f.Tensors))
+	for _, t := range f.Tensors {
+		shapes[t.Name] = t.Shape
+	}
+	if err := fp.CheckTensors(shapes); err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	m, err := newModel(cfg, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
@@ -98,6 +122,9 @@ func Load(path string) (*Model, error) {
 func (m *Model) LoadWeights(path string) error {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
+		return err
+	}
+	if err := safetensors.VerifyChecksums(path, f); err != nil {
 		return err
 	}
 	return m.loadFrom(path, f)

@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/bnzoo/bnzoo/layers"
 )
@@ -26,7 +27,8 @@ func (c Config) width() float64 {
 	return c.Width
 }
 
-// Validate checks the config and returns one error naming the first bad field.
+// Validate checks the config, sizes included (against DefaultLimits), and returns one error naming the first bad
+// field. It does not estimate the model's memory: New and Load do (see Estimate).
 func (c Config) Validate() error {
 	if _, ok := registry[c.Arch]; !ok {
 		return fmt.Errorf("unknown model %q (valid: %v)", c.Arch, Names())
@@ -39,13 +41,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("model %s: input_shape[%d] must be positive, got %v", c.Arch, i, c.InputShape)
 		}
 	}
+	if math.IsNaN(c.Width) || math.IsInf(c.Width, 0) {
+		return fmt.Errorf("model %s: width must be a finite number, got %v", c.Arch, c.Width)
+	}
 	if c.Width < 0 || (c.Width != 0 && c.Width != 1 && !widthArchs[c.Arch]) {
 		return fmt.Errorf("model %s: width %v is not supported (only %v take a width multiplier > 0)", c.Arch, c.Width, sortedKeys(widthArchs))
 	}
 	if c.Placement < layers.Conventional || c.Placement > layers.NoBN {
 		return fmt.Errorf("model %s: invalid placement %v", c.Arch, c.Placement)
 	}
-	return nil
+	return c.checkFields(DefaultLimits)
 }
 
 // String is a short human-readable label, e.g. "vgg_mini tanh swapped".

@@ -19,17 +19,14 @@ type Description struct {
 	StateNames []string // every tensor a checkpoint holds
 }
 
-// Describe builds cfg's graph symbolically (no activation memory is allocated) and describes it.
+// Describe builds cfg's graph symbolically over a shape-only store (neither parameters nor activations are
+// allocated) and describes it. A model over DefaultLimits is refused, as New would.
 func Describe(cfg Config) (*Description, error) {
-	m, err := New(cfg, tensor.Float32)
+	f, err := checkFootprint(cfg, tensor.Float32, true)
 	if err != nil {
 		return nil, err
 	}
-	g, err := m.Build(1, false, true)
-	if err != nil {
-		return nil, err
-	}
-	return &Description{Config: cfg, Units: g.Taps.Units(), Params: m.ParamCount(), StateNames: m.Store.StateNames()}, nil
+	return &Description{Config: cfg, Units: f.Units, Params: int(f.Params), StateNames: sortedNames(f.Shapes)}, nil
 }
 
 // Write prints the description as a table: unit, output shape, activation, placement.

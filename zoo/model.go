@@ -15,12 +15,18 @@ type Model struct {
 	Store  *layers.Store
 }
 
-// New validates cfg and creates the model's parameters, initialised from cfg.Seed, in dtype (float32 to train,
+// New validates cfg, estimates its memory from the architecture (refusing a model over DefaultLimits before
+// allocating anything) and creates the model's parameters, initialised from cfg.Seed, in dtype (float32 to train,
 // float64 for gradient checks).
 func New(cfg Config, dtype tensor.Dtype) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+	if _, err := checkFootprint(cfg, dtype, false); err != nil {
 		return nil, err
 	}
+	return newModel(cfg, dtype)
+}
+
+// newModel allocates and initialises a model whose config has been checked.
+func newModel(cfg Config, dtype tensor.Dtype) (*Model, error) {
 	store, err := layers.NewStore(dtype, cfg.Seed)
 	if err != nil {
 		return nil, err

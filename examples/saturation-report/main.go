@@ -24,6 +24,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 )
@@ -91,6 +92,9 @@ Flags:
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cli.CheckFlags(fs, cli.FlagRules{}); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	o.inputs = fs.Args()
@@ -182,7 +186,8 @@ func readReport(path string) (*analysis.Report, error) {
 	return analysis.ReadReport(path)
 }
 
-// analyseModels loads each model and analyses it on the chosen split.
+// analyseModels loads each model and analyses it on the chosen split. The models are opened first: a bad file
+// fails at once rather than after the dataset has been loaded.
 func analyseModels(ctx context.Context, o options, stderr io.Writer) ([]*analysis.Report, error) {
 	// Every model is loaded before any data or analysis, so that a bad input fails at once.
 	models := make([]*zoo.Model, len(o.inputs))

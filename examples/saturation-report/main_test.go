@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/internal/safetensors"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
@@ -152,5 +154,37 @@ func TestErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: error %v should mention %q", args, err, want)
 		}
+	}
+}
+
+// TestBadModelFailsBeforeData: a bad model file used to fail only after the dataset had been loaded (seconds of
+// work), and one whose metadata asked for 2e9 classes killed the process with a fatal out-of-memory error (exit
+// status 2, the usage code). The file is now opened first — the dataset named here does not even exist — and
+// is an ordinary error (exit status 1) naming it.
+func TestBadModelFailsBeforeData(t *testing.T) {
+	dir := t.TempDir()
+	good := saveModel(t, dir, layers.Swapped, [3]int{1, 28, 28})
+	f, err := safetensors.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Metadata["bnzoo.config"] = strings.Replace(f.Metadata["bnzoo.config"], `"classes":10`, `"classes":2000000000`, 1)
+	huge := filepath.Join(dir, "huge.safetensors")
+	if err := safetensors.WriteFile(huge, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{huge, filepath.Join(dir, "absent.safetensors")} {
+		err := run(context.Background(), []string{"-dataset", "fashion-mnist", "-data-dir", filepath.Join(dir, "no-data"),
+			"-quiet", "-out", filepath.Join(dir, "o"), good, path}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || errors.Is(err, errUsage) || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "no-data") {
+			t.Errorf("%s: %v, want an error (not a usage error) naming the file, before the dataset is read", path, err)
+		}
+	}
+	// -compare with a report that is not one.
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, []byte("{}"), 0o644)
+	if err := run(context.Background(), []string{"-compare", "-out", filepath.Join(dir, "c"), empty, empty},
+		&bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), empty) {
+		t.Errorf("-compare {}: %v, want an error naming %s", err, empty)
 	}
 }

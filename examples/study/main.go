@@ -175,6 +175,12 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err := parse(fs, args, stderr, fmt.Sprintf(usageText, exps, budgets)); err != nil {
 		return err
 	}
+	// Every override, in run, list and export alike: NaN/Inf and out-of-range values are refused, naming the flag,
+	// rather than ignored in favour of the preset's (issue 15).
+	if err := cli.CheckFlags(fs, cli.FlagRules{Positive: []string{"lr"}, NonNegative: []string{"epochs",
+		"train-per-class", "test-per-class", "workers", "parallelism", "cpus", "memory"}}); err != nil {
+		return err
+	}
 	g, err := o.grid()
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
@@ -102,6 +103,9 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := cli.CheckFlags(fs, cli.FlagRules{NonNegative: []string{"lr", "momentum", "weight-decay"}}); err != nil {
+		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	switch {
 	case o.batch < 1:

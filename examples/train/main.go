@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -142,7 +143,8 @@ Flags:
 		return o, usageError(extra[0], "cannot be combined with -resume: a resumed run keeps its own config (%s)",
 			filepath.Join(o.resume, "run.json"))
 	}
-	return o, nil
+	return o, cli.CheckFlags(fs, cli.FlagRules{Positive: []string{"gamma"}, NonNegative: []string{"width", "lr",
+		"momentum", "weight-decay", "warmup-epochs"}})
 }
 
 // trainConfig turns the recipe flags into a train.Config; errors name the flag. It needs no data, so a typo fails
@@ -203,6 +205,8 @@ func (o options) checkFlags() error {
 		return usageError("width", "must not be negative, got %v", o.width)
 	case o.valFraction != 0 && !(o.valFraction > 0 && o.valFraction < 1):
 		return usageError("val-fraction", "must be in (0, 1), or 0 for none, got %v", o.valFraction)
+	case o.width > zoo.DefaultLimits.MaxWidth: // refused before the dataset is loaded (zoo.New would refuse it later)
+		return usageError("width", "%v exceeds the limit of %v (zoo.DefaultLimits.MaxWidth)", o.width, zoo.DefaultLimits.MaxWidth)
 	}
 	known := false
 	for _, n := range zoo.Names() {
@@ -246,8 +250,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 	}
 	var r *train.Run
 	if o.resume != "" {
-		if _, err := train.ReadRunConfig(o.resume); err != nil {
-			return usageError("resume", "%v", err)
+		if _, err := train.ReadRunConfig(o.resume); errors.Is(err, fs.ErrNotExist) {
+			return usageError("resume", "%v", err) // not a run directory: a bad flag
+		} else if err != nil {
+			return fmt.Errorf("-resume %s: %w", o.resume, err) // a damaged run.json: a bad file, exit status 1
 		}
 		if r, err = train.Resume(o.resume, progress, log); err != nil {
 			return err
