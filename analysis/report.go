@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"github.com/bnzoo/bnzoo/internal/provenance"
+
 	"encoding/json"
 	"fmt"
 	"math"
@@ -20,6 +22,9 @@ type ReportMeta struct {
 	TestAccuracy float64 `json:"test_accuracy"`
 	// Samples is the number of evaluation samples (images) streamed.
 	Samples int `json:"samples"`
+	// Provenance is what produced the report (bnzoo's revision, Go, the kernels, the CPU); nil in reports
+	// written before it existed and in reports built outside a training package.
+	Provenance *provenance.Info `json:"provenance,omitempty"`
 }
 
 // Report is the metrics of one model run. In JSON the fields of ReportMeta

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/datasets"
+	"github.com/bnzoo/bnzoo/internal/provenance"
 	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
@@ -67,7 +68,8 @@ func analyse(ctx context.Context, m *zoo.Model, split *datasets.Split, opt analy
 	}
 	c := m.Config
 	rep := col.Report(analysis.ReportMeta{Model: c.Arch, Dataset: dataset, Activation: c.Activation.String(),
-		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples})
+		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples,
+		Provenance: reportProvenance()})
 	return rep, res, nil
 }
 
@@ -92,4 +94,13 @@ func accumulateUnit(col *analysis.Collector, taps *layers.Taps, u layers.UnitInf
 		return fmt.Errorf("analysis of %s: %w", u.Name, err)
 	}
 	return nil
+}
+
+// processProvenance is collected once per process: it does not change while the process runs.
+var processProvenance = sync.OnceValue(provenance.Collect)
+
+// reportProvenance is the provenance every report of this process carries.
+func reportProvenance() *provenance.Info {
+	p := processProvenance()
+	return &p
 }

@@ -5,8 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/bnzoo/bnzoo/analysis"
+	"github.com/bnzoo/bnzoo/zoo"
+	"gorgonia.org/tensor"
 )
 
 // TestTrackedMetricsSurviveInterruption trains the tiny run with Track straight through and interrupted at three
@@ -117,5 +122,35 @@ func TestTrackValidate(t *testing.T) {
 	var ce *ConfigError
 	if err := c.Validate(); !errors.As(err, &ce) || ce.Field != "track.samples" {
 		t.Fatalf("samples 0: %v, want a track.samples error", err)
+	}
+}
+
+// TestReportCarriesProvenance: a report says what produced it, and keeps it through report.json.
+func TestReportCarriesProvenance(t *testing.T) {
+	_, te := tinySplits(t)
+	rc := tinyRun(OptimizerSGD)
+	m, err := zoo.New(rc.Model, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, rc.Train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rep, _, err := tr.Analyse(context.Background(), te, analysis.DefaultOptions(), "mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.json")
+	if err := rep.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := analysis.ReadReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := back.Provenance; p == nil || p.GoVersion != runtime.Version() || p.Backend == "" || p.GOMAXPROCS < 1 {
+		t.Fatalf("report.json provenance %+v, want this process's Go version, backend and GOMAXPROCS", p)
 	}
 }

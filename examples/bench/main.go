@@ -28,6 +28,8 @@ import (
 	"github.com/bnzoo/bnzoo/train"
 	"github.com/bnzoo/bnzoo/zoo"
 	"gorgonia.org/tensor"
+
+	"github.com/bnzoo/bnzoo/internal/provenance"
 )
 
 // Result is one JSON line.
@@ -42,6 +44,8 @@ type Result struct {
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
 	Threads    int     `json:"threads"`
 	Backend    string  `json:"backend"`
+	// Provenance is what produced the line: bnzoo's revision, Go, the kernels, the CPU.
+	Provenance provenance.Info `json:"provenance"`
 }
 
 type options struct {
@@ -228,5 +232,5 @@ func measure(o options) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Model: o.models, Activation: act.String(), Placement: pl.String(), Batch: o.batch, Params: m.ParamCount(),
-		TrainImgS: trainIPS, InferImgS: inferIPS, Threads: runtime.GOMAXPROCS(0), Backend: backend}, nil
+		TrainImgS: trainIPS, InferImgS: inferIPS, Threads: runtime.GOMAXPROCS(0), Backend: backend, Provenance: provenance.Collect()}, nil
 }

@@ -21,7 +21,7 @@ func TestSingleConfiguration(t *testing.T) {
 		t.Fatalf("%q: %v", out.String(), err)
 	}
 	if r.Model != "vgg_mini" || r.Placement != "swapped" || r.Batch != 4 || r.TrainImgS <= 0 || r.InferImgS <= 0 ||
-		r.Params == 0 || r.Backend == "" {
+		r.Params == 0 || r.Backend == "" || r.Provenance.GoVersion == "" || r.Provenance.GOMAXPROCS < 1 {
 		t.Fatalf("result %+v", r)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/internal/provenance"
 	"github.com/bnzoo/bnzoo/train"
 )
 
@@ -50,6 +51,9 @@ type Result struct {
 	AnalysisSeconds float64 `json:"analysis_seconds"`
 	// Curve is the run's learning curve, one entry per epoch.
 	Curve []CurvePoint `json:"curve"`
+	// Provenance is what ran the point's last session (bnzoo's revision, Go, the kernels, the CPU); grid.json is
+	// compared byte for byte when a study is reopened, so it lives here rather than there.
+	Provenance *provenance.Info `json:"provenance,omitempty"`
 	// Layers are the per-layer metrics of the final model (per-channel detail is in report.json) and Mean their
 	// average over the layers (saturation fields only over the bounded layers; null when there are none).
 	Layers []LayerSummary `json:"layers"`

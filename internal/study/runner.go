@@ -196,7 +196,7 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 		return out, fmt.Errorf("analysis of %s: %w", p.ID(), err)
 	}
 	res.AnalysisSeconds = time.Since(aStart).Seconds()
-	res.FinalTestAcc = rep.TestAccuracy
+	res.FinalTestAcc, res.Provenance = rep.TestAccuracy, rep.Provenance
 	if res.BestValTestAcc, err = bestValTestAcc(ctx, run, res, testSplit); err != nil {
 		return out, fmt.Errorf("test evaluation of the best validation epoch of %s: %w", p.ID(), err)
 	}
