@@ -112,7 +112,7 @@ func (s *Summary) VerdictTable() string {
 	b.WriteString("| arch | activation | quantity | lr conv. / swapped | seeds | swapped − conventional | 95% CI | verdict |\n")
 	b.WriteString("|---|---|---|---|--:|--:|---|---|\n")
 	for _, v := range s.Verdicts {
-		scale, f := 1.0, "%+.3f"
+		scale, f := 1.0, "%+.3g" // metrics: three significant digits, so a tiny difference does not read as +0.000
 		if v.Metric == MetricTestAccuracy {
 			scale, f = 100, "%+.2f pp"
 		}
