@@ -1,9 +1,7 @@
 package study
 
 import (
-	"bytes"
 	"fmt"
-	"image/color"
 	"os"
 	"path/filepath"
 
@@ -11,9 +9,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/bnzoo/bnzoo/internal/atomicfile"
+	"github.com/bnzoo/bnzoo/internal/plotkit"
 )
 
 // Study figures (PNG, 96 dpi, white background):
@@ -25,14 +22,8 @@ import (
 //	dynamics-<arch>-<act>.png        layer × epoch heatmaps of asymmetric saturation and sparsity, per placement
 //	accuracy_vs_<metric>.png         each run's final accuracy against a layer-averaged metric, one colour per
 //	                                 placement (asymmetric_saturation: experiment 3, sparsity: experiment 4)
-const figureDPI = 96
-
-var placementColors = []color.RGBA{
-	{0x1f, 0x77, 0xb4, 0xff}, // blue
-	{0xd6, 0x27, 0x28, 0xff}, // red
-	{0x2c, 0xa0, 0x2c, 0xff}, // green
-	{0xff, 0x7f, 0x0e, 0xff}, // orange
-}
+//
+// Every figure is drawn in the house style of internal/plotkit.
 
 // errPoints are points with symmetric vertical error bars.
 type errPoints struct {
@@ -43,6 +34,8 @@ type errPoints struct {
 func (e errPoints) Len() int                        { return len(e.xys) }
 func (e errPoints) XY(i int) (float64, float64)     { return e.xys[i].X, e.xys[i].Y }
 func (e errPoints) YError(i int) (float64, float64) { return e.errs[i].Low, e.errs[i].High }
+
+// placements lists the summary's placements in row order.
 func (s *Summary) placements() (names []string) {
 	return s.axis(func(p Point) string { return p.Placement })
 }
@@ -96,7 +89,7 @@ func writeStudyFigures(dir string, s *Summary) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := savePNG(filepath.Join(figDir, "accuracy.png"), acc, 1000, 600); err != nil {
+	if err := writePanel(filepath.Join(figDir, "accuracy.png"), acc, 1000, 600); err != nil {
 		return nil, err
 	}
 	out = append(out, filepath.Join(FiguresDir, "accuracy.png"))
@@ -109,7 +102,7 @@ func writeStudyFigures(dir string, s *Summary) ([]string, error) {
 			continue
 		}
 		name := "accuracy_vs_" + m.name + ".png"
-		if err := savePNG(filepath.Join(figDir, name), p, 800, 600); err != nil {
+		if err := writePanel(filepath.Join(figDir, name), p, 800, 600); err != nil {
 			return nil, err
 		}
 		out = append(out, filepath.Join(FiguresDir, name))
@@ -119,19 +112,6 @@ func writeStudyFigures(dir string, s *Summary) ([]string, error) {
 		return nil, err
 	}
 	return append(out, dyn...), nil
-}
-
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = x
-	p.Y.Label.Text = y
-	g := plotter.NewGrid()
-	g.Vertical.Color = color.Gray{Y: 0xdd}
-	g.Horizontal.Color = color.Gray{Y: 0xdd}
-	p.Add(g)
-	p.Legend.Top = true
-	return p
 }
 
 // accuracyPlot shows every run's final accuracy (small hollow circles) and each configuration's mean ± std
@@ -144,9 +124,11 @@ func (s *Summary) accuracyPlot() (*plot.Plot, error) {
 		gi[g] = i
 	}
 	pls := s.placements()
-	p := newPlot("Final test accuracy at the chosen learning rate"+s.titleSuffix()+" (each run; mean ± std over seeds)", "", "test accuracy (%)")
+	p := plotkit.NewPanel("Final test accuracy at the chosen learning rate"+s.titleSuffix()+" (each run; mean ± std over seeds)", "", "test accuracy (%)")
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font = plotkit.Sans(12)
 	for k, pl := range pls {
-		col := placementColors[k%len(placementColors)]
+		col := plotkit.SeriesColor(k)
 		off := 0.0
 		if len(pls) > 1 {
 			off = -0.2 + 0.4*float64(k)/float64(len(pls)-1)
@@ -214,7 +196,9 @@ func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (
 			title += fmt.Sprintf(" (r = %+.2f over %d runs)", rel.R, rel.N)
 		}
 	}
-	p := newPlot(title, metric+" (mean over layers)", "test accuracy (%)")
+	p := plotkit.NewPanel(title, metric+" (mean over layers)", "test accuracy (%)")
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font = plotkit.Sans(12)
 	n := 0
 	for k, pl := range s.placements() {
 		var xys plotter.XYs
@@ -236,7 +220,7 @@ func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (
 		if err != nil {
 			continue
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: placementColors[k%len(placementColors)], Radius: vg.Points(3.5),
+		sc.GlyphStyle = draw.GlyphStyle{Color: plotkit.SeriesColor(k), Radius: vg.Points(3.5),
 			Shape: draw.CircleGlyph{}}
 		p.Add(sc)
 		p.Legend.Add(pl, sc)
@@ -245,17 +229,10 @@ func (s *Summary) relationPlot(metric string, get func(LayerSummary) *float64) (
 	return p, n
 }
 
-// savePNG renders p at w×h pixels on white and writes it atomically.
-func savePNG(path string, p *plot.Plot, w, h int) error {
-	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w)*vg.Inch/figureDPI, vg.Length(h)*vg.Inch/figureDPI),
-		vgimg.UseDPI(figureDPI), vgimg.UseBackgroundColor(color.White))
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
-		return fmt.Errorf("study: figure %s: %w", path, err)
-	}
-	if err := atomicfile.Write(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("study: figure: %w", err)
+// writePanel renders one panel as a figure of the house style (internal/plotkit) and writes it to path.
+func writePanel(path string, p *plot.Plot, w, h int) error {
+	if err := plotkit.Write(path, &plotkit.Figure{Rows: 1, Cols: 1, Panels: []*plot.Plot{p}, W: w, H: h}); err != nil {
+		return fmt.Errorf("study: %w", err)
 	}
 	return nil
 }
