@@ -51,7 +51,7 @@ type options struct {
 	dataset, dataDir, model, activation, placements, out string
 	epochs, batch, trainSubset, testSubset               int
 	trainPerClass, testPerClass                          int
-	lr, momentum, weightDecay, delta, tau                float64
+	lr, momentum, weightDecay, delta, tau, valFraction   float64
 	seed                                                 int64
 	augment                                              string
 	quiet, figures                                       bool
@@ -89,6 +89,7 @@ Flags:
 	fs.IntVar(&o.testSubset, "test-subset", 0, "use only N test samples, each class in its proportion (0 = all)")
 	fs.IntVar(&o.trainPerClass, "train-per-class", 0, "use only the first N training samples of each class (0 = all; excludes -train-subset)")
 	fs.IntVar(&o.testPerClass, "test-per-class", 0, "use only the first N test samples of each class (0 = all; excludes -test-subset)")
+	fs.Float64Var(&o.valFraction, "val-fraction", 0, "hold out this fraction of each class's training samples (drawn with -seed) and evaluate every epoch on it instead of on the test split, which is then analysed once, at the end (0 = none)")
 	fs.Float64Var(&o.delta, "delta", analysis.DefaultOptions().Delta, "saturation band δ: |z| > 1−δ counts as saturated")
 	fs.Float64Var(&o.tau, "tau", analysis.DefaultOptions().Tau, "sparsity threshold τ: |t| ≤ τ counts as sparse")
 	fs.StringVar(&o.out, "out", "results/swapstudy", "output directory for the JSON reports")
@@ -120,6 +121,8 @@ Flags:
 		return o, fmt.Errorf("%w: -train-per-class cannot be combined with -train-subset", errUsage)
 	case o.testPerClass > 0 && o.testSubset > 0:
 		return o, fmt.Errorf("%w: -test-per-class cannot be combined with -test-subset", errUsage)
+	case o.valFraction != 0 && !(o.valFraction > 0 && o.valFraction < 1):
+		return o, fmt.Errorf("%w: -val-fraction must be in (0, 1), or 0 for none, got %v", errUsage, o.valFraction)
 	}
 	return o, nil
 }
@@ -160,6 +163,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.testPerClass > 0 {
 		testSplit = datasets.SubsetPerClass(testSplit, o.testPerClass)
 	}
+	evalSplit := testSplit // what each epoch is evaluated on
+	if o.valFraction > 0 {
+		if trainSplit, evalSplit, err = datasets.Holdout(trainSplit, o.valFraction, o.seed); err != nil {
+			return fmt.Errorf("%w: -val-fraction: %v", errUsage, err)
+		}
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("-out: %w", err)
 	}
@@ -174,14 +183,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else if o.quiet {
 		progress = nil
 	}
-	fmt.Fprintf(stdout, "swapstudy: %s %s on %s (%d train / %d test images), %d epoch(s), batch %d, lr %g, seed %d\n",
-		o.model, act, o.dataset, trainSplit.N, testSplit.N, o.epochs, o.batch, o.lr, o.seed)
+	valN := 0
+	if evalSplit != testSplit {
+		valN = evalSplit.N
+	}
+	fmt.Fprintf(stdout, "swapstudy: %s %s on %s (%d train / %d validation / %d test images), %d epoch(s), batch %d, lr %g, seed %d\n",
+		o.model, act, o.dataset, trainSplit.N, valN, testSplit.N, o.epochs, o.batch, o.lr, o.seed)
 	var reports []*analysis.Report
 	start := time.Now()
 	for _, pl := range placements {
 		cfg := zoo.Config{Arch: o.model, Classes: len(trainSplit.Classes),
 			InputShape: [3]int{trainSplit.C, trainSplit.H, trainSplit.W}, Activation: act, Placement: pl, Seed: o.seed}
-		rep, err := trainOne(ctx, cfg, o, trainSplit, testSplit, aopt, progress)
+		rep, err := trainOne(ctx, cfg, o, trainSplit, evalSplit, testSplit, aopt, progress)
 		if err != nil {
 			return err
 		}
@@ -212,9 +225,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// trainOne trains one placement, saves the model and its history next to the report, and analyses it on the test
-// split.
-func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSplit *datasets.Split,
+// trainOne trains one placement (evaluating each epoch on evalSplit), saves the model and its history next to the
+// report, and analyses it on the test split.
+func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, evalSplit, testSplit *datasets.Split,
 	aopt analysis.Options, progress io.Writer) (*analysis.Report, error) {
 	m, err := zoo.New(cfg, tensor.Float32)
 	if err != nil {
@@ -231,7 +244,7 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, testSp
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	defer tr.Close()
-	history, err := tr.Fit(ctx, trainSplit, testSplit)
+	history, err := tr.Fit(ctx, trainSplit, evalSplit)
 	if err != nil {
 		return nil, err
 	}

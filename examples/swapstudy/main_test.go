@@ -17,14 +17,15 @@ import (
 func TestRunSmall(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	// 30 training and 12 test images of each of MNIST's ten classes (TestEveryModel takes the -*-subset flags).
-	err := run(context.Background(), []string{"-train-per-class", "30", "-test-per-class", "12", "-batch-size", "64",
-		"-lr", "0.01", "-quiet", "-out", out}, &stdout, &stderr)
+	// 30 training images of each of MNIST's ten classes, 3 of them held out for validation, and 12 test images
+	// (TestEveryModel takes the -*-subset flags).
+	err := run(context.Background(), []string{"-train-per-class", "30", "-test-per-class", "12", "-val-fraction", "0.1",
+		"-batch-size", "64", "-lr", "0.01", "-quiet", "-out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text := stdout.String()
-	for _, want := range []string{"(300 train / 120 test images)", "conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
+	for _, want := range []string{"(270 train / 30 validation / 120 test images)", "conventional  test accuracy", "swapped       test accuracy", "features.0", "features.2"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("output lacks %q:\n%s", want, text)
 		}
