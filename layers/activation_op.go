@@ -10,8 +10,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass reads y (x for softsign, see
-// gradFromInput), so only that one of the two stays alive until the backward pass has run.
+// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass reads y (x for softsign, ELU,
+// SiLU and GELU, see gradFromInput), so only that one of the two stays alive until the backward pass has run.
 func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	if a.Kind == Identity {
 		return x, nil
@@ -59,7 +59,8 @@ func accelForward(a Activation, x, y []float32) (bool, error) {
 	return false, nil
 }
 
-// accelBackward runs activationBackward's float32 kinds on eltAccel32, from y, and reports whether it could.
+// accelBackward runs activationBackward's float32 kinds on eltAccel32, from src (y, or x where gradFromInput), and
+// reports whether it could.
 func accelBackward(a Activation, y, dy, dx []float32) (bool, error) {
 	switch a.Kind {
 	case Tanh, ShiftedTanh:
@@ -161,7 +162,13 @@ func activationForward[T float](a Activation, x, y []T) {
 			z := float64(v)
 			y[i] = T(z / (1 + math.Abs(z)))
 		}
-	default:
+	case a.Kind == LeakyReLU:
+		leakyForward(a.Alpha, x, y)
+	case a.Kind == ELU && f32:
+		eluForward32(a.Alpha, any(x).([]float32), any(y).([]float32))
+	case a.Kind == SiLU && f32:
+		siluForward32(any(x).([]float32), any(y).([]float32))
+	default: // float64 ELU and SiLU, GELU in both types, hardtanh
 		for i, v := range x {
 			y[i] = T(a.eval(float64(v)))
 		}
@@ -198,7 +205,7 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
 		src, dy, d := ts[0].Float32s(), ts[1].Float32s(), dx.Float32s()
-		if eltAccel32 != nil && len(d) >= eltAccelMin && !op.act.gradFromInput() {
+		if eltAccel32 != nil && len(d) >= eltAccelMin {
 			if ok, err := accelBackward(op.act, src, dy, d); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
 			} else if ok {
@@ -210,9 +217,9 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 	return dx, nil
 }
 
-// activationBackward writes dx = f'(x)·dy, with f'(x) computed from src — the output y, or for softsign the input
-// x — in float64 and rounded to T, as Activation.deriv does, in a loop specialised per activation. ReLU and hardtanh
-// read their derivative off y exactly (y > 0 ⟺ x > 0; −1 < y < 1 ⟺ −1 < x < 1).
+// activationBackward writes dx = f'(x)·dy, with f'(x) computed from src — the output y, or the input x where
+// gradFromInput says so — in float64 and rounded to T, in a loop specialised per activation. ReLU, leaky ReLU and
+// hardtanh read their derivative off y exactly (y > 0 ⟺ x > 0; −1 < y < 1 ⟺ −1 < x < 1).
 func activationBackward[T float](a Activation, src, dy, dx []T) {
 	src, dy = src[:len(dx)], dy[:len(dx)]
 	switch a.Kind {
@@ -256,11 +263,27 @@ func activationBackward[T float](a Activation, src, dy, dx []T) {
 			d := 1 + math.Abs(float64(v))
 			dx[i] = T(1/(d*d)) * dy[i]
 		}
+	case LeakyReLU:
+		leakyBackward(a.Alpha, src, dy, dx)
+	case ELU:
+		eluBackward(a.Alpha, src, dy, dx)
+	case SiLU:
+		siluBackward(src, dy, dx)
+	case GELU:
+		geluBackward(src, dy, dx)
 	default: // identity (Apply adds no op for it)
 		copy(dx, dy)
 	}
 }
 
-// gradFromInput reports whether the activation's derivative is computed from its input rather than its output:
-// softsign's 1/(1+|x|)² written in y, (1−|y|)², would lose float32 precision where |y| is near 1.
-func (a Activation) gradFromInput() bool { return a.Kind == Softsign }
+// gradFromInput reports whether the activation's derivative is computed from its input rather than its output, which
+// keeps x alive until the backward pass: softsign's 1/(1+|x|)² written in y, (1−|y|)², would lose float32 precision
+// where |y| is near 1, as ELU's α·e^x written as y + α does where y is near −α; SiLU and GELU are not monotonic, so
+// y does not determine x at all.
+func (a Activation) gradFromInput() bool {
+	switch a.Kind {
+	case Softsign, ELU, SiLU, GELU:
+		return true
+	}
+	return false
+}
