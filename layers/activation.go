@@ -85,6 +85,12 @@ func ActivationNames() []string {
 	return out
 }
 
+// ActivationUsage describes the accepted names for command-line help: the names and the parameters some take.
+func ActivationUsage() string {
+	return strings.Join(ActivationNames(), ", ") + fmt.Sprintf(" (shifted_tanh:<s>, leaky_relu:<α> and elu:<α> "+
+		"set the parameter; the defaults are s = %g, α = %g and α = %g)", DefaultShift, DefaultLeakySlope, DefaultELUAlpha)
+}
+
 // ParseActivation parses an activation name such as "tanh", "shifted_tanh:0.5", "leaky_relu:0.2" or "elu". An
 // unknown name is an error that lists the valid ones.
 func ParseActivation(name string) (Activation, error) {
