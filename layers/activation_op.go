@@ -38,13 +38,22 @@ type eltAccelerator interface {
 	sigmoidGrad(y, dy, dx []float32) error
 	// reluGrad writes dx = dy where y > 0 and +0 elsewhere.
 	reluGrad(y, dy, dx []float32) error
+	// The ReLU-like ones repeat relulike_kernels.go's loops; their backward passes read y for leaky ReLU and x for
+	// ELU and SiLU, as activationBackward does. (GELU stays in Go: its erfc has no bit-identical C counterpart.)
+	leakyRelu(x, y []float32, alpha float64) error
+	leakyReluGrad(y, dy, dx []float32, alpha float64) error
+	elu(x, y []float32, alpha float64) error
+	eluGrad(x, dy, dx []float32, alpha float64) error
+	silu(x, y []float32) error
+	siluGrad(x, dy, dx []float32) error
 }
 
 // eltAccelMin is the element count from which eltAccel32 is used: below it a call's fixed cost dominates.
 const eltAccelMin = 1 << 15
 
-// accelForward runs y = f(x) on eltAccel32 and reports whether it could: tanh, shifted and LeCun tanh, ReLU. (The
-// logistic function's C port did not vectorise and ran slower than the Go loop, which therefore stays.)
+// accelForward runs y = f(x) on eltAccel32 and reports whether it could: tanh, shifted and LeCun tanh, ReLU, leaky
+// ReLU, ELU and SiLU. (The logistic function's C port did not vectorise and ran slower than the Go loop, which
+// therefore stays; GELU's erfc has no bit-identical C counterpart.)
 func accelForward(a Activation, x, y []float32) (bool, error) {
 	switch a.Kind {
 	case Tanh:
@@ -55,22 +64,34 @@ func accelForward(a Activation, x, y []float32) (bool, error) {
 		return true, eltAccel32.tanh(x, y, lecunSlope, 0, lecunScale)
 	case ReLU:
 		return true, eltAccel32.relu(x, y)
+	case LeakyReLU:
+		return true, eltAccel32.leakyRelu(x, y, a.Alpha)
+	case ELU:
+		return true, eltAccel32.elu(x, y, a.Alpha)
+	case SiLU:
+		return true, eltAccel32.silu(x, y)
 	}
 	return false, nil
 }
 
 // accelBackward runs activationBackward's float32 kinds on eltAccel32, from src (y, or x where gradFromInput), and
 // reports whether it could.
-func accelBackward(a Activation, y, dy, dx []float32) (bool, error) {
+func accelBackward(a Activation, src, dy, dx []float32) (bool, error) {
 	switch a.Kind {
 	case Tanh, ShiftedTanh:
-		return true, eltAccel32.tanhGrad(y, dy, dx, 1, 1)
+		return true, eltAccel32.tanhGrad(src, dy, dx, 1, 1)
 	case LeCunTanh:
-		return true, eltAccel32.tanhGrad(y, dy, dx, lecunScale, lecunScale*lecunSlope)
+		return true, eltAccel32.tanhGrad(src, dy, dx, lecunScale, lecunScale*lecunSlope)
 	case Sigmoid:
-		return true, eltAccel32.sigmoidGrad(y, dy, dx)
+		return true, eltAccel32.sigmoidGrad(src, dy, dx)
 	case ReLU:
-		return true, eltAccel32.reluGrad(y, dy, dx)
+		return true, eltAccel32.reluGrad(src, dy, dx)
+	case LeakyReLU:
+		return true, eltAccel32.leakyReluGrad(src, dy, dx, a.Alpha)
+	case ELU:
+		return true, eltAccel32.eluGrad(src, dy, dx, a.Alpha)
+	case SiLU:
+		return true, eltAccel32.siluGrad(src, dy, dx)
 	}
 	return false, nil
 }

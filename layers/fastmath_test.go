@@ -189,7 +189,9 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 	x := benchTensor(3, 8, 16, 32, 32)
 	xs := x.Float32s()
 	xs[0], xs[1], xs[2], xs[3] = 0, 40, -40, 1e-7
-	for _, name := range []string{"tanh", "sigmoid", "relu", "lecun_tanh", "shifted_tanh:0.5"} {
+	xs[4], xs[5], xs[6], xs[7] = -800, -0.03, -1e-30, -0.05
+	for _, name := range []string{"tanh", "sigmoid", "relu", "lecun_tanh", "shifted_tanh:0.5", "leaky_relu", "elu:0.5",
+		"silu", "gelu"} {
 		op := &activationOp{opBase: newOpBase("act"), act: MustActivation(name)}
 		var outs [3][]float32
 		for i, a := range []eltAccelerator{nil, accel, accel} {
@@ -215,9 +217,12 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 		if worst > tol {
 			t.Errorf("%s: worst relative difference %.3g > %g", name, worst, tol)
 		}
-		// Backward from the same (x, y, dy), compared as max abs difference over max abs value.
+		// Backward from the same (x or y, dy), compared as max abs difference over max abs value.
 		bwd := &activationGradOp{opBase: newOpBase("act_grad"), act: op.act}
 		y := tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(outs[0]))
+		if op.act.gradFromInput() {
+			y = x
+		}
 		dy := benchTensor(4, x.Shape()...)
 		var grads [3][]float32
 		for i, a := range []eltAccelerator{nil, accel, accel} {
