@@ -10,8 +10,8 @@ import (
 // ActivationKind names an elementwise activation function.
 type ActivationKind int
 
-// The activations bnzoo knows. Bounded ones (tanh to shifted tanh) are the subject of the study; ReLU and the
-// ReLU-like ones (LeakyReLU to GELU, PyTorch's definitions and defaults) are the unbounded side of the comparison.
+// The activations bnzoo knows. The bounded ones (Tanh to HardTanh, ShiftedTanh) are the subject of the study; ReLU
+// and the ReLU-like ones (LeakyReLU to GELU, with PyTorch's definitions and defaults) are its unbounded side.
 const (
 	ReLU        ActivationKind = iota // max(0, x); bounds [0, +Inf)
 	Tanh                              // tanh(x); bounds [-1, 1]
@@ -21,7 +21,7 @@ const (
 	HardTanh                          // clamp(x, -1, 1); bounds [-1, 1]
 	Identity                          // x; unbounded
 	ShiftedTanh                       // tanh(x - s); bounds [-1, 1]
-	LeakyReLU                         // x for x > 0, αx otherwise (α = 0.01 by default); unbounded
+	LeakyReLU                         // x for x > 0, αx otherwise (α = 0.01 by default); unbounded (α > 0)
 	ELU                               // x for x > 0, α(e^x − 1) otherwise (α = 1 by default); bounds [-α, +Inf)
 	SiLU                              // x·sigmoid(x) (also called swish); bounds [−0.2785, +Inf)
 	GELU                              // x·Φ(x) = 0.5·x·(1 + erf(x/√2)), the exact form; bounds [−0.1700, +Inf)
