@@ -139,6 +139,21 @@ func defaultParam(k ActivationKind) (float64, bool) {
 	return 0, false
 }
 
+// validate reports an Activation that ParseActivation would not return: an unknown kind, a non-finite parameter, or
+// a negative α (leaky ReLU's backward pass reads the sign of x off y, which α < 0 would flip).
+func (a Activation) validate() error {
+	if a.Kind < ReLU || a.Kind > GELU {
+		return fmt.Errorf("unknown activation kind %d", int(a.Kind))
+	}
+	if math.IsNaN(a.Shift) || math.IsInf(a.Shift, 0) || math.IsNaN(a.Alpha) || math.IsInf(a.Alpha, 0) {
+		return fmt.Errorf("activation %s: parameters must be finite", a)
+	}
+	if (a.Kind == LeakyReLU || a.Kind == ELU) && a.Alpha < 0 {
+		return fmt.Errorf("activation %s: α = %v must be ≥ 0", a, a.Alpha)
+	}
+	return nil
+}
+
 // MustActivation is ParseActivation for names fixed in code; it panics on an invalid name.
 func MustActivation(name string) Activation {
 	a, err := ParseActivation(name)

@@ -16,6 +16,9 @@ func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	if a.Kind == Identity {
 		return x, nil
 	}
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
 	op := &activationOp{opBase: newOpBase("act." + a.String()), act: a}
 	y, err := G.ApplyOp(op, x)
 	if err != nil {

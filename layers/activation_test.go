@@ -49,6 +49,16 @@ func TestParseActivation(t *testing.T) {
 			t.Fatalf("error should list valid names: %v", err)
 		}
 	}
+	for _, bad := range []Activation{{Kind: LeakyReLU, Alpha: -0.1}, {Kind: ELU, Alpha: math.NaN()}, {Kind: GELU + 1}} {
+		if err := bad.validate(); err == nil {
+			t.Errorf("%+v should not validate", bad)
+		}
+	}
+	for _, name := range ActivationNames() {
+		if err := MustActivation(name).validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	var cfg struct {
 		Act Activation `json:"act"`
 	}
