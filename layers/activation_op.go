@@ -10,11 +10,14 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass reads y (x for softsign, see
-// gradFromInput), so only that one of the two stays alive until the backward pass has run.
+// Apply adds y = f(x) to x's graph. Identity returns x itself. The op's backward pass reads y (x for softsign, ELU,
+// SiLU and GELU, see gradFromInput), so only that one of the two stays alive until the backward pass has run.
 func (a Activation) Apply(x *G.Node) (*G.Node, error) {
 	if a.Kind == Identity {
 		return x, nil
+	}
+	if err := a.validate(); err != nil {
+		return nil, err
 	}
 	op := &activationOp{opBase: newOpBase("act." + a.String()), act: a}
 	y, err := G.ApplyOp(op, x)
@@ -38,13 +41,22 @@ type eltAccelerator interface {
 	sigmoidGrad(y, dy, dx []float32) error
 	// reluGrad writes dx = dy where y > 0 and +0 elsewhere.
 	reluGrad(y, dy, dx []float32) error
+	// The ReLU-like ones repeat relulike_kernels.go's loops; their backward passes read y for leaky ReLU and x for
+	// ELU and SiLU, as activationBackward does. (GELU stays in Go: its erfc has no bit-identical C counterpart.)
+	leakyRelu(x, y []float32, alpha float64) error
+	leakyReluGrad(y, dy, dx []float32, alpha float64) error
+	elu(x, y []float32, alpha float64) error
+	eluGrad(x, dy, dx []float32, alpha float64) error
+	silu(x, y []float32) error
+	siluGrad(x, dy, dx []float32) error
 }
 
 // eltAccelMin is the element count from which eltAccel32 is used: below it a call's fixed cost dominates.
 const eltAccelMin = 1 << 15
 
-// accelForward runs y = f(x) on eltAccel32 and reports whether it could: tanh, shifted and LeCun tanh, ReLU. (The
-// logistic function's C port did not vectorise and ran slower than the Go loop, which therefore stays.)
+// accelForward runs y = f(x) on eltAccel32 and reports whether it could: tanh, shifted and LeCun tanh, ReLU, leaky
+// ReLU, ELU and SiLU. (The logistic function's C port did not vectorise and ran slower than the Go loop, which
+// therefore stays; GELU's erfc has no bit-identical C counterpart.)
 func accelForward(a Activation, x, y []float32) (bool, error) {
 	switch a.Kind {
 	case Tanh:
@@ -55,21 +67,34 @@ func accelForward(a Activation, x, y []float32) (bool, error) {
 		return true, eltAccel32.tanh(x, y, lecunSlope, 0, lecunScale)
 	case ReLU:
 		return true, eltAccel32.relu(x, y)
+	case LeakyReLU:
+		return true, eltAccel32.leakyRelu(x, y, a.Alpha)
+	case ELU:
+		return true, eltAccel32.elu(x, y, a.Alpha)
+	case SiLU:
+		return true, eltAccel32.silu(x, y)
 	}
 	return false, nil
 }
 
-// accelBackward runs activationBackward's float32 kinds on eltAccel32, from y, and reports whether it could.
-func accelBackward(a Activation, y, dy, dx []float32) (bool, error) {
+// accelBackward runs activationBackward's float32 kinds on eltAccel32, from src (y, or x where gradFromInput), and
+// reports whether it could.
+func accelBackward(a Activation, src, dy, dx []float32) (bool, error) {
 	switch a.Kind {
 	case Tanh, ShiftedTanh:
-		return true, eltAccel32.tanhGrad(y, dy, dx, 1, 1)
+		return true, eltAccel32.tanhGrad(src, dy, dx, 1, 1)
 	case LeCunTanh:
-		return true, eltAccel32.tanhGrad(y, dy, dx, lecunScale, lecunScale*lecunSlope)
+		return true, eltAccel32.tanhGrad(src, dy, dx, lecunScale, lecunScale*lecunSlope)
 	case Sigmoid:
-		return true, eltAccel32.sigmoidGrad(y, dy, dx)
+		return true, eltAccel32.sigmoidGrad(src, dy, dx)
 	case ReLU:
-		return true, eltAccel32.reluGrad(y, dy, dx)
+		return true, eltAccel32.reluGrad(src, dy, dx)
+	case LeakyReLU:
+		return true, eltAccel32.leakyReluGrad(src, dy, dx, a.Alpha)
+	case ELU:
+		return true, eltAccel32.eluGrad(src, dy, dx, a.Alpha)
+	case SiLU:
+		return true, eltAccel32.siluGrad(src, dy, dx)
 	}
 	return false, nil
 }
@@ -161,7 +186,13 @@ func activationForward[T float](a Activation, x, y []T) {
 			z := float64(v)
 			y[i] = T(z / (1 + math.Abs(z)))
 		}
-	default:
+	case a.Kind == LeakyReLU:
+		leakyForward(a.Alpha, x, y)
+	case a.Kind == ELU && f32:
+		eluForward32(a.Alpha, any(x).([]float32), any(y).([]float32))
+	case a.Kind == SiLU && f32:
+		siluForward32(any(x).([]float32), any(y).([]float32))
+	default: // float64 ELU and SiLU, GELU in both types, hardtanh
 		for i, v := range x {
 			y[i] = T(a.eval(float64(v)))
 		}
@@ -198,7 +229,7 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 		parallelChunks(len(d), func(lo, hi int) { activationBackward(op.act, src[lo:hi], dy[lo:hi], d[lo:hi]) })
 	default:
 		src, dy, d := ts[0].Float32s(), ts[1].Float32s(), dx.Float32s()
-		if eltAccel32 != nil && len(d) >= eltAccelMin && !op.act.gradFromInput() {
+		if eltAccel32 != nil && len(d) >= eltAccelMin {
 			if ok, err := accelBackward(op.act, src, dy, d); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.name, err)
 			} else if ok {
@@ -210,9 +241,9 @@ func (op *activationGradOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Valu
 	return dx, nil
 }
 
-// activationBackward writes dx = f'(x)·dy, with f'(x) computed from src — the output y, or for softsign the input
-// x — in float64 and rounded to T, as Activation.deriv does, in a loop specialised per activation. ReLU and hardtanh
-// read their derivative off y exactly (y > 0 ⟺ x > 0; −1 < y < 1 ⟺ −1 < x < 1).
+// activationBackward writes dx = f'(x)·dy, with f'(x) computed from src — the output y, or the input x where
+// gradFromInput says so — in float64 and rounded to T, in a loop specialised per activation. ReLU, leaky ReLU and
+// hardtanh read their derivative off y exactly (y > 0 ⟺ x > 0; −1 < y < 1 ⟺ −1 < x < 1).
 func activationBackward[T float](a Activation, src, dy, dx []T) {
 	src, dy = src[:len(dx)], dy[:len(dx)]
 	switch a.Kind {
@@ -256,11 +287,27 @@ func activationBackward[T float](a Activation, src, dy, dx []T) {
 			d := 1 + math.Abs(float64(v))
 			dx[i] = T(1/(d*d)) * dy[i]
 		}
+	case LeakyReLU:
+		leakyBackward(a.Alpha, src, dy, dx)
+	case ELU:
+		eluBackward(a.Alpha, src, dy, dx)
+	case SiLU:
+		siluBackward(src, dy, dx)
+	case GELU:
+		geluBackward(src, dy, dx)
 	default: // identity (Apply adds no op for it)
 		copy(dx, dy)
 	}
 }
 
-// gradFromInput reports whether the activation's derivative is computed from its input rather than its output:
-// softsign's 1/(1+|x|)² written in y, (1−|y|)², would lose float32 precision where |y| is near 1.
-func (a Activation) gradFromInput() bool { return a.Kind == Softsign }
+// gradFromInput reports whether the activation's derivative is computed from its input rather than its output, which
+// keeps x alive until the backward pass: softsign's 1/(1+|x|)² written in y, (1−|y|)², would lose float32 precision
+// where |y| is near 1, as ELU's α·e^x written as y + α does where y is near −α; SiLU and GELU are not monotonic, so
+// y does not determine x at all.
+func (a Activation) gradFromInput() bool {
+	switch a.Kind {
+	case Softsign, ELU, SiLU, GELU:
+		return true
+	}
+	return false
+}

@@ -25,13 +25,38 @@ func TestParseActivation(t *testing.T) {
 	if a, _ := ParseActivation("shifted_tanh"); a.Shift != DefaultShift {
 		t.Fatalf("default shift = %v", a.Shift)
 	}
-	for _, bad := range []string{"swish", "", "tanh:1", "shifted_tanh:x", "shifted_tanh:NaN"} {
+	for _, c := range []struct {
+		name, canon string
+		kind        ActivationKind
+		alpha       float64
+	}{
+		{"leaky_relu", "leaky_relu:0.01", LeakyReLU, 0.01}, {"leaky_relu:0.2", "leaky_relu:0.2", LeakyReLU, 0.2},
+		{"Leaky_ReLU:0", "leaky_relu:0", LeakyReLU, 0}, {"elu", "elu:1", ELU, 1}, {"elu:0.5", "elu:0.5", ELU, 0.5},
+		{"silu", "silu", SiLU, 0}, {"gelu", "gelu", GELU, 0},
+	} {
+		a, err := ParseActivation(c.name)
+		if err != nil || a.Kind != c.kind || a.Alpha != c.alpha || a.String() != c.canon {
+			t.Fatalf("%s → %+v %q %v, want kind %v α %v %q", c.name, a, a.String(), err, c.kind, c.alpha, c.canon)
+		}
+	}
+	for _, bad := range []string{"swish", "", "tanh:1", "shifted_tanh:x", "shifted_tanh:NaN", "leaky_relu:-0.1",
+		"leaky_relu:Inf", "elu:-1", "elu:x", "silu:1", "gelu:tanh"} {
 		_, err := ParseActivation(bad)
 		if err == nil {
 			t.Fatalf("%q should be rejected", bad)
 		}
 		if bad == "swish" && !strings.Contains(err.Error(), "lecun_tanh") {
 			t.Fatalf("error should list valid names: %v", err)
+		}
+	}
+	for _, bad := range []Activation{{Kind: LeakyReLU, Alpha: -0.1}, {Kind: ELU, Alpha: math.NaN()}, {Kind: GELU + 1}} {
+		if err := bad.validate(); err == nil {
+			t.Errorf("%+v should not validate", bad)
+		}
+	}
+	for _, name := range ActivationNames() {
+		if err := MustActivation(name).validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 	var cfg struct {
@@ -59,6 +84,16 @@ func TestActivationValuesAndBounds(t *testing.T) {
 		{"identity", -7, -7, math.Inf(-1), math.Inf(1)},
 		{"shifted_tanh:2", 2, 0, -1, 1},
 		{"shifted_tanh:1", 0, math.Tanh(-1), -1, 1},
+		{"leaky_relu", -2, -0.02, math.Inf(-1), math.Inf(1)},
+		{"leaky_relu:0.2", 3, 3, math.Inf(-1), math.Inf(1)},
+		{"leaky_relu:0", -3, 0, 0, math.Inf(1)},
+		{"elu", -1, math.Exp(-1) - 1, -1, math.Inf(1)},
+		{"elu:0.5", 2, 2, -0.5, math.Inf(1)},
+		{"silu", 1, 1 / (1 + math.Exp(-1)), siluMin, math.Inf(1)},
+		{"silu", -2, -2 / (1 + math.Exp(2)), siluMin, math.Inf(1)},
+		{"gelu", 1, 0.8413447460685429, geluMin, math.Inf(1)},    // Φ(1) = 0.8413447460685429
+		{"gelu", -1, -0.15865525393145707, geluMin, math.Inf(1)}, // −Φ(−1)
+		{"gelu", -10, -7.61985302416047e-23, geluMin, math.Inf(1)},
 	}
 	for _, c := range cases {
 		a := MustActivation(c.name)
@@ -71,6 +106,27 @@ func TestActivationValuesAndBounds(t *testing.T) {
 	}
 	if MustActivation("relu").Bounded() || !MustActivation("softsign").Bounded() {
 		t.Fatal("Bounded is wrong")
+	}
+	for _, name := range []string{"leaky_relu", "leaky_relu:0", "elu", "silu", "gelu"} {
+		if MustActivation(name).Bounded() {
+			t.Errorf("%s should be unbounded (no saturation metrics)", name)
+		}
+	}
+	// The lower bounds of SiLU and GELU enclose their minima, by less than 1e-11.
+	for _, c := range []struct {
+		name string
+		xmin float64
+	}{{"silu", -1.278464543243253}, {"gelu", -0.7517915170166474}} {
+		a := MustActivation(c.name)
+		lo, _ := a.Bounds()
+		for _, x := range []float64{c.xmin, c.xmin - 1e-4, c.xmin + 1e-4} {
+			if v := a.eval(x); v < lo {
+				t.Errorf("%s(%v) = %v below its lower bound %v", c.name, x, v, lo)
+			}
+		}
+		if v := a.eval(c.xmin); v-lo > 1e-11 {
+			t.Errorf("%s: minimum %v is %v above the bound", c.name, v, v-lo)
+		}
 	}
 }
 

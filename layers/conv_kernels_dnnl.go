@@ -78,6 +78,22 @@ func (cEltwise) tanhGrad(y, dy, dx []float32, scale, prod float64) error {
 }
 func (cEltwise) sigmoidGrad(y, dy, dx []float32) error { return dnnl.SigmoidBackward(y, dy, dx) }
 func (cEltwise) reluGrad(y, dy, dx []float32) error    { return dnnl.ReluBackward(y, dy, dx) }
+func (cEltwise) leakyRelu(x, y []float32, alpha float64) error {
+	return dnnl.LeakyRelu(x, y, alpha)
+}
+func (cEltwise) leakyReluGrad(y, dy, dx []float32, alpha float64) error {
+	return dnnl.LeakyReluBackward(y, dy, dx, alpha)
+}
+func (cEltwise) elu(x, y []float32, alpha float64) error {
+	return dnnl.Elu(x, y, alpha, &expTable, expConsts)
+}
+func (cEltwise) eluGrad(x, dy, dx []float32, alpha float64) error {
+	return dnnl.EluBackward(x, dy, dx, alpha, &expTable, expConsts)
+}
+func (cEltwise) silu(x, y []float32) error { return dnnl.Silu(x, y, &expTable, expConsts) }
+func (cEltwise) siluGrad(x, dy, dx []float32) error {
+	return dnnl.SiluBackward(x, dy, dx, &expTable, expConsts)
+}
 
 // cBatchNorm runs float32 batch normalisation on bnzoo's vectorised C loops (internal/dnnl/bnz_kernels.c): oneDNN
 // 2.6's batch normalisation on plain NCHW buffers is a reference kernel, 1.85× slower than these loops

@@ -10,7 +10,7 @@ import (
 // Activations are chosen by name; each knows the bounds of its range, which the saturation analysis measures
 // against.
 func ExampleParseActivation() {
-	for _, name := range []string{"tanh", "lecun_tanh", "relu", "shifted_tanh:0.5", "swish"} {
+	for _, name := range []string{"tanh", "lecun_tanh", "relu", "shifted_tanh:0.5", "leaky_relu", "elu", "gelu", "swish"} {
 		a, err := layers.ParseActivation(name)
 		if err != nil {
 			fmt.Println(err)
@@ -24,7 +24,10 @@ func ExampleParseActivation() {
 	// lecun_tanh: [-1.716, 1.716] bounded true
 	// relu: [0, +Inf] bounded false
 	// shifted_tanh:0.5: [-1, 1] bounded true
-	// unknown activation "swish" (valid: relu, tanh, lecun_tanh, softsign, sigmoid, hardtanh, identity, shifted_tanh; shifted_tanh takes :<shift>)
+	// leaky_relu:0.01: [-Inf, +Inf] bounded false
+	// elu:1: [-1, +Inf] bounded false
+	// gelu: [-0.17, +Inf] bounded false
+	// unknown activation "swish" (valid: relu, tanh, lecun_tanh, softsign, sigmoid, hardtanh, identity, shifted_tanh, leaky_relu, elu, silu, gelu; shifted_tanh takes :<shift>, leaky_relu and elu take :<alpha>)
 }
 
 // A placement says where a unit's BatchNorm goes: conventional (weight → BN → activation), swapped (weight →

@@ -57,6 +57,39 @@ func TestFastTanhFloat32(t *testing.T) {
 	checkFast32(t, "sigmoid", sigmoid, fastSigmoid)
 	checkFast32(t, "lecun_tanh", func(z float64) float64 { return lecunScale * math.Tanh(lecunSlope*z) },
 		func(z float64) float64 { return lecunScale * fastTanh(lecunSlope*z) })
+	neg := func(f func(float64) float64) func(float64) float64 {
+		return func(z float64) float64 { return f(-math.Abs(z)) }
+	}
+	checkFast32(t, "expm1 (z ≤ 0)", neg(math.Expm1), neg(fastExpm1))
+	checkFast32(t, "exp (z ≤ 0)", neg(math.Exp), neg(fastExpNeg))
+}
+
+// TestReluLikeBackward32 checks the float32 backward kernels of the ReLU-like activations against the float64 ones
+// on the fast-math inputs: dx = float32(f'(x))·dy, so with dy = 1 they must agree to one float32 rounding of f'.
+func TestReluLikeBackward32(t *testing.T) {
+	xs := fastMathInputs()
+	ones32, ones64 := make([]float32, len(xs)), make([]float64, len(xs))
+	xs64 := make([]float64, len(xs))
+	for i, x := range xs {
+		ones32[i], ones64[i], xs64[i] = 1, 1, float64(x)
+	}
+	for _, name := range []string{"leaky_relu", "leaky_relu:0.3", "elu", "elu:0.5", "silu", "gelu"} {
+		act := MustActivation(name)
+		src32, src64 := xs, xs64
+		if !act.gradFromInput() { // leaky ReLU reads y
+			src32, src64 = make([]float32, len(xs)), make([]float64, len(xs))
+			activationForward(act, xs, src32)
+			activationForward(act, xs64, src64)
+		}
+		dx32, dx64 := make([]float32, len(xs)), make([]float64, len(xs))
+		activationBackward(act, src32, ones32, dx32)
+		activationBackward(act, src64, ones64, dx64)
+		for i, x := range xs {
+			if d := ulpDiff32(float32(dx64[i]), dx32[i]); d > 1 {
+				t.Fatalf("%s'(%g) = %g in float32, %g in float64", name, x, dx32[i], dx64[i])
+			}
+		}
+	}
 }
 
 func checkFast32(t *testing.T, name string, exact, fast func(float64) float64) {
@@ -120,7 +153,8 @@ func TestFastSlices(t *testing.T) {
 			t.Fatalf("sigmoidSlice(%g) = %g, scalar %g", x, out[i], want)
 		}
 	}
-	for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "shifted_tanh:0.5"} {
+	for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "shifted_tanh:0.5",
+		"leaky_relu", "leaky_relu:0.3", "elu", "elu:0.5", "silu", "gelu"} {
 		act := MustActivation(name)
 		activationForward(act, xs, out)
 		for i, x := range xs {
@@ -155,7 +189,9 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 	x := benchTensor(3, 8, 16, 32, 32)
 	xs := x.Float32s()
 	xs[0], xs[1], xs[2], xs[3] = 0, 40, -40, 1e-7
-	for _, name := range []string{"tanh", "sigmoid", "relu", "lecun_tanh", "shifted_tanh:0.5"} {
+	xs[4], xs[5], xs[6], xs[7] = -800, -0.03, -1e-30, -0.05
+	for _, name := range []string{"tanh", "sigmoid", "relu", "lecun_tanh", "shifted_tanh:0.5", "leaky_relu", "elu:0.5",
+		"silu", "gelu"} {
 		op := &activationOp{opBase: newOpBase("act"), act: MustActivation(name)}
 		var outs [3][]float32
 		for i, a := range []eltAccelerator{nil, accel, accel} {
@@ -181,9 +217,12 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 		if worst > tol {
 			t.Errorf("%s: worst relative difference %.3g > %g", name, worst, tol)
 		}
-		// Backward from the same (x, y, dy), compared as max abs difference over max abs value.
+		// Backward from the same (x or y, dy), compared as max abs difference over max abs value.
 		bwd := &activationGradOp{opBase: newOpBase("act_grad"), act: op.act}
 		y := tensor.New(tensor.WithShape(x.Shape()...), tensor.WithBacking(outs[0]))
+		if op.act.gradFromInput() {
+			y = x
+		}
 		dy := benchTensor(4, x.Shape()...)
 		var grads [3][]float32
 		for i, a := range []eltAccelerator{nil, accel, accel} {

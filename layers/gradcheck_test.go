@@ -46,7 +46,8 @@ func checkFragment(t *testing.T, training bool, inShape []int, build func(b *Bui
 }
 
 func TestGradActivations(t *testing.T) {
-	for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "identity", "shifted_tanh:0.5"} {
+	for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "identity", "shifted_tanh:0.5",
+		"leaky_relu", "leaky_relu:0.2", "elu", "elu:0.5", "silu", "gelu"} {
 		t.Run(name, func(t *testing.T) {
 			act := MustActivation(name)
 			checkFragment(t, true, []int{3, 4, 5}, func(b *Builder, x *G.Node) (*G.Node, error) { return act.Apply(x) })
@@ -130,7 +131,8 @@ func TestGradCrossEntropy(t *testing.T) {
 // gradient flows through BN and the activation in both orders.
 func TestGradUnits(t *testing.T) {
 	for _, pl := range []Placement{Conventional, Swapped, NoBN} {
-		for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "shifted_tanh:1"} {
+		for _, name := range []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "shifted_tanh:1",
+			"leaky_relu:0.2", "elu", "silu", "gelu"} {
 			t.Run(pl.String()+"/"+name, func(t *testing.T) {
 				checkFragment(t, true, []int{3, 2, 4, 4}, func(b *Builder, x *G.Node) (*G.Node, error) {
 					h, err := b.ConvUnit(x, ConvUnit{Name: "u0", Out: 3, Kernel: 3, Stride: 1, Pad: 1, Activation: MustActivation(name), Placement: pl})

@@ -22,7 +22,7 @@ func benchTensor(seed int64, shape ...int) *tensor.Dense {
 func BenchmarkActivation(b *testing.B) {
 	x := benchTensor(1, 128, 64, 16, 16)
 	dy := benchTensor(2, 128, 64, 16, 16)
-	for _, name := range []string{"tanh", "sigmoid", "relu"} {
+	for _, name := range []string{"tanh", "sigmoid", "relu", "leaky_relu", "elu", "silu", "gelu"} {
 		act := MustActivation(name)
 		fwd := &activationOp{opBase: newOpBase("act"), act: act}
 		bwd := &activationGradOp{opBase: newOpBase("act_grad"), act: act}

@@ -45,7 +45,8 @@ type interopCase struct {
 // interopCases lists every registered model (zoo.Names, so architectures registered later are covered without
 // editing this test) with activation tanh in the conventional and swapped placements; vgg_mini additionally with
 // every activation in every placement; a few cheap models in placement none (residual adds without BN); the
-// MobileNets at width 0.75 (channel rounding); and vgg11 on 1×28×28 (a skipped max-pool).
+// MobileNets at width 0.75 (channel rounding); vgg11 on 1×28×28 (a skipped max-pool); and vgg_mini with leaky_relu
+// and elu at a non-default α.
 func interopCases() []interopCase {
 	var out []interopCase
 	add := func(c Config) {
@@ -88,6 +89,10 @@ func interopCases() []interopCase {
 		add(c)
 	}
 	add(cfg("vgg11", "softsign", layers.Swapped, [3]int{1, 28, 28}))
+	// vgg_mini above runs every activation with its default parameter; these two check that a non-default α
+	// reaches nn.LeakyReLU and nn.ELU.
+	add(cfg("vgg_mini", "leaky_relu:0.2", layers.Swapped, cifar))
+	add(cfg("vgg_mini", "elu:0.5", layers.Conventional, cifar))
 	return out
 }
 

@@ -187,11 +187,21 @@ func oneHot(labels []int, k int) []float32 {
 	return out
 }
 
-// TestGradWholeModel gradient-checks a full vgg_mini (float64, 1×8×8 input) end to end in both placements.
+// TestGradWholeModel gradient-checks a full vgg_mini (float64, 1×8×8 input) end to end: with lecun_tanh in every
+// placement, and with each ReLU-like activation in both BN placements.
 func TestGradWholeModel(t *testing.T) {
-	for _, pl := range []layers.Placement{layers.Conventional, layers.Swapped, layers.NoBN} {
-		t.Run(pl.String(), func(t *testing.T) {
-			c := Config{Arch: "vgg_mini", Classes: 3, InputShape: [3]int{1, 8, 8}, Activation: layers.MustActivation("lecun_tanh"), Placement: pl, Seed: 3}
+	type tc struct {
+		act string
+		pl  layers.Placement
+	}
+	cases := []tc{{"lecun_tanh", layers.Conventional}, {"lecun_tanh", layers.Swapped}, {"lecun_tanh", layers.NoBN}}
+	for _, act := range []string{"leaky_relu:0.1", "elu", "silu", "gelu"} {
+		cases = append(cases, tc{act, layers.Conventional}, tc{act, layers.Swapped})
+	}
+	for _, tc := range cases {
+		act, pl := tc.act, tc.pl
+		t.Run(act+"/"+pl.String(), func(t *testing.T) {
+			c := Config{Arch: "vgg_mini", Classes: 3, InputShape: [3]int{1, 8, 8}, Activation: layers.MustActivation(act), Placement: pl, Seed: 3}
 			m, err := New(c, tensor.Float64)
 			if err != nil {
 				t.Fatal(err)

@@ -77,7 +77,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.models, "models", "vgg11,resnet20,mobilenet_v1", "comma-separated model names: "+strings.Join(zoo.Names(), ", "))
-	fs.StringVar(&o.activations, "activations", "tanh", "comma-separated activations")
+	fs.StringVar(&o.activations, "activations", "tanh", "comma-separated activations: "+layers.ActivationUsage())
 	fs.StringVar(&o.placements, "placements", "conventional,swapped", "comma-separated placements")
 	fs.IntVar(&o.batch, "batch", 128, "batch size")
 	fs.IntVar(&o.warmup, "warmup", 2, "untimed steps before measuring (graph compilation, first allocations)")

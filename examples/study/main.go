@@ -32,6 +32,7 @@ import (
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/internal/cli"
 	"github.com/bnzoo/bnzoo/internal/study"
+	"github.com/bnzoo/bnzoo/layers"
 	"github.com/bnzoo/bnzoo/train"
 )
 
@@ -144,7 +145,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.runsDir, "runs-dir", "", "where the run directories go, relative to the study directory (default ../runs for the default -dir, so the experiments of a budget and dataset share their common runs; runs otherwise)")
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds instead of the budget's (1,2,3)")
 	fs.StringVar(&o.archs, "archs", "", "comma-separated architectures instead of the budget's")
-	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's")
+	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's: "+layers.ActivationUsage())
 	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
 	fs.StringVar(&o.lrs, "lrs", "", "comma-separated learning rates instead of the budget's (each configuration gets the one with the best validation accuracy)")

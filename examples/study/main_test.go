@@ -220,6 +220,7 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"-seeds", "1,x"}, "-seeds"},
 		{[]string{"-archs", "vgg_nope"}, "-archs"},
 		{[]string{"-activations", "swish?"}, "-activations"},
+		{[]string{"-activations", "silu,elu:x"}, "-activations"},
 		{[]string{"-placements", "before"}, "-placements"},
 		{[]string{"-epochs", "-1"}, "-epochs"},
 		{[]string{"-lr", "-0.1"}, "-lr"},

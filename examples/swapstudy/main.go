@@ -77,7 +77,7 @@ Flags:
 	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset: "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory holding the dataset's IDX files (default: MNIST from the GoMNIST Go module, Fashion-MNIST from /usr/share/datasets/fashion-mnist)")
 	fs.StringVar(&o.model, "model", "vgg_mini", "model: "+strings.Join(zoo.Names(), ", "))
-	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+strings.Join(layers.ActivationNames(), ", ")+" (shifted_tanh:<s> for a shift s)")
+	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+layers.ActivationUsage())
 	fs.StringVar(&o.placements, "placements", "conventional,swapped", "comma-separated BN placements to compare: "+strings.Join(layers.PlacementNames(), ", "))
 	fs.IntVar(&o.epochs, "epochs", 1, "training epochs per model")
 	fs.IntVar(&o.batch, "batch-size", 128, "mini-batch size (training and evaluation)")

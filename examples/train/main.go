@@ -81,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // one error line instead of the error plus the whole usage
 	fs.StringVar(&o.model, "model", "vgg_mini", "model: "+strings.Join(zoo.Names(), ", "))
-	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+strings.Join(layers.ActivationNames(), ", ")+" (shifted_tanh:<s> for a shift s)")
+	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+layers.ActivationUsage())
 	fs.StringVar(&o.placement, "placement", "conventional", "BatchNorm placement: "+strings.Join(layers.PlacementNames(), ", "))
 	fs.Float64Var(&o.width, "width", 0, "channel width multiplier of the MobileNets (0 = 1)")
 	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset: "+strings.Join(datasets.Names(), ", "))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/train"
 )
 
@@ -30,6 +31,8 @@ func TestFlagErrors(t *testing.T) {
 		{"-lr", []string{"-lr", "-1"}},
 		{"-model", []string{"-model", "vgg99"}},
 		{"-activation", []string{"-activation", "swish"}},
+		{"-activation", []string{"-activation", "leaky_relu:-0.1"}},
+		{"-activation", []string{"-activation", "gelu:1"}},
 		{"-placement", []string{"-placement", "before"}},
 		{"-width", []string{"-width", "0.5"}},
 		{"-dataset", []string{"-dataset", "imagenet"}},
@@ -73,8 +76,27 @@ func TestFlagErrors(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr, nil, nil); !errors.Is(err, flag.ErrHelp) ||
-		exitCode(err) != 0 || !strings.Contains(stderr.String(), "-checkpoint-every") {
+		exitCode(err) != 0 || !strings.Contains(stderr.String(), "-checkpoint-every") || !strings.Contains(stderr.String(), "leaky_relu:<α>") {
 		t.Fatalf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestReluLikeActivationsAccepted checks that -activation takes the ReLU-like names, with and without α, into the
+// model config.
+func TestReluLikeActivationsAccepted(t *testing.T) {
+	for name, want := range map[string]string{"leaky_relu": "leaky_relu:0.01", "leaky_relu:0.2": "leaky_relu:0.2",
+		"elu": "elu:1", "elu:0.5": "elu:0.5", "silu": "silu", "gelu": "gelu"} {
+		o, err := parseFlags([]string{"-activation", name}, &bytes.Buffer{})
+		if err == nil {
+			err = o.checkFlags()
+		}
+		if err != nil {
+			t.Fatalf("-activation %s: %v", name, err)
+		}
+		c, err := o.modelConfig(&datasets.Split{C: 1, H: 28, W: 28, Classes: make([]string, 10)})
+		if err != nil || c.Activation.String() != want {
+			t.Errorf("-activation %s: config activation %v (%v), want %s", name, c.Activation, err, want)
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 //go:build dnnl
 
 // Plain C kernels for the memory-bound layers oneDNN serves poorly on NCHW buffers: batch normalisation (training
-// and evaluation) and ReLU. Compiled with -O3 -march=native (see kernels.go) the loops vectorise; sums run in double
+// and evaluation) and the activations (ReLU, tanh, the ReLU-like ones). Compiled with -O3 -march=native (see kernels.go) the loops vectorise; sums run in double
 // in fixed lanes, so results do not depend on the thread count, and fp-contract=off (below) keeps every multiply and add
 // rounded as the Go reference rounds it. Channels (or chunks) are split over the OpenMP team oneDNN uses.
 
@@ -206,5 +206,75 @@ void bnz_sigmoid_backward(int64_t len, const float *y, const float *dy, float *d
 	FOR_CHUNKS(len, i, {
 		double z = (double)y[i];
 		dx[i] = (float)(z * (1 - z)) * dy[i];
+	});
+}
+
+// The ReLU-like activations, ported operation for operation from layers/relulike_kernels.go (leakyForward,
+// eluForward32, siluForward32 and their backward loops) with fastExp's table and constants from Go, so the float32
+// results are the Go kernels' bits. GELU has no port: it needs erfc, which glibc and Go's math package do not
+// compute bit for bit alike.
+
+#define EXP_MAX 700.0   // layers' expMax
+#define EXPM1_LIN 0.05  // layers' expm1Lin
+
+void bnz_leaky_relu(int64_t len, const float *x, float *y, double alpha) {
+	FOR_CHUNKS(len, i, { y[i] = x[i] > 0 ? x[i] : (float)(alpha * (double)x[i]); });
+}
+
+// bnz_leaky_relu_backward reads ReLU's output y: with alpha ≥ 0, y > 0 exactly where x > 0.
+void bnz_leaky_relu_backward(int64_t len, const float *y, const float *dy, float *dx, double alpha) {
+	const float a = (float)alpha;
+	FOR_CHUNKS(len, i, { dx[i] = (y[i] > 0 ? 1.0f : a) * dy[i]; });
+}
+
+// fast_expm1 is layers' fastExpm1 (e^z − 1 for z ≤ 0): Taylor series above −EXPM1_LIN, fast_exp − 1 down to
+// −EXP_MAX, −1 below, NaN kept. Every branch is computed and one selected, so the loops vectorise.
+static inline double fast_expm1(double z, const double *table, const double *k) {
+	double small = z * (1 + z * (1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (1.0 / 120 + z * (1.0 / 720 +
+		z * (1.0 / 5040)))))));
+	double e = fast_exp(z >= -EXP_MAX && z <= 0 ? z : 0, table, k) - 1;
+	return z > -EXPM1_LIN ? small : (z >= -EXP_MAX ? e : (z < -EXP_MAX ? -1.0 : z));
+}
+
+// fast_sigmoid is layers' fastSigmoid.
+static inline double fast_sigmoid(double z, const double *table, const double *k) {
+	double a = fabs(z);
+	double e = fast_exp(-(a < EXP_MAX ? a : 0), table, k);
+	double s = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+	return a < EXP_MAX ? s : (z > 0 ? 1.0 : (z < 0 ? 0.0 : z));
+}
+
+void bnz_elu(int64_t len, const float *x, float *y, double alpha, const double *table, const double *k) {
+	FOR_CHUNKS(len, i, {
+		double m = fast_expm1((double)x[i], table, k);
+		y[i] = x[i] > 0 ? x[i] : (float)(alpha * m);
+	});
+}
+
+// bnz_elu_backward reads ELU's input x: dx = dy for x > 0, (float)(alpha·e^x)·dy otherwise (e^x = 0 below −EXP_MAX).
+void bnz_elu_backward(int64_t len, const float *x, const float *dy, float *dx, double alpha, const double *table,
+		const double *k) {
+	FOR_CHUNKS(len, i, {
+		double z = (double)x[i];
+		double e = fast_exp(z >= -EXP_MAX && z <= 0 ? z : 0, table, k);
+		double en = z < -EXP_MAX ? 0.0 : (z != z ? z : e);
+		double d = z > 0 ? 1.0 : alpha * en;
+		dx[i] = (float)d * dy[i];
+	});
+}
+
+void bnz_silu(int64_t len, const float *x, float *y, const double *table, const double *k) {
+	FOR_CHUNKS(len, i, {
+		double z = (double)x[i];
+		y[i] = (float)(z * fast_sigmoid(z, table, k));
+	});
+}
+
+// bnz_silu_backward reads SiLU's input x: dx = (float)(s·(1 + x·(1 − s)))·dy with s = sigmoid(x).
+void bnz_silu_backward(int64_t len, const float *x, const float *dy, float *dx, const double *table, const double *k) {
+	FOR_CHUNKS(len, i, {
+		double z = (double)x[i];
+		double s = fast_sigmoid(z, table, k);
+		dx[i] = (float)(s * (1 + z * (1 - s))) * dy[i];
 	});
 }

@@ -1,8 +1,9 @@
 // Package dnnl binds the few oneDNN (libdnnl, the CPU kernel library PyTorch uses) calls bnzoo needs — float32 2-D
 // convolution forward, backward-data and backward-weights primitives over plain NCHW/OIHW buffers (grouped and
-// depthwise too) — and holds bnzoo's own vectorised C loops for batch normalisation, tanh and ReLU (kernels.go,
-// bnz_kernels.c): oneDNN runs batch normalisation on plain NCHW buffers with a slow reference kernel, and its tanh
-// is a few ulps off near ±1, where a saturated unit's derivative 1 − y² then comes out far too large.
+// depthwise too) — and holds bnzoo's own vectorised C loops for batch normalisation, tanh, ReLU, leaky ReLU, ELU
+// and SiLU (kernels.go, relulike.go, bnz_kernels.c): oneDNN runs batch normalisation on plain NCHW buffers with a
+// slow reference kernel, and its tanh is a few ulps off near ±1, where a saturated unit's derivative 1 − y² then
+// comes out far too large.
 //
 // The bindings use cgo and are compiled only with the build tag dnnl (go build -tags dnnl), which needs a C
 // compiler and Debian's libdnnl-dev (oneDNN 2.x, OpenMP runtime). Without the tag this package is empty and bnzoo

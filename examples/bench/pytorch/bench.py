@@ -103,10 +103,10 @@ def backend_name(torch):
 def activation_name(models, name):
     """The activation's canonical name, as Go's Activation.String prints it."""
     a = models.Activation(name)
-    if a.kind != "shifted_tanh":
+    if a.kind not in models.PARAM_DEFAULTS:
         return a.kind
-    s = repr(a.shift)
-    return "shifted_tanh:" + (s[:-2] if s.endswith(".0") else s)
+    s = repr(a.param)
+    return a.kind + ":" + (s[:-2] if s.endswith(".0") else s)
 
 
 def measure(o):

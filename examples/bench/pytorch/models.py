@@ -31,30 +31,43 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PLACEMENTS = ("conventional", "swapped", "none")
-ACTIVATIONS = ("relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "identity", "shifted_tanh")
+ACTIVATIONS = ("relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh", "identity", "shifted_tanh",
+               "leaky_relu", "elu", "silu", "gelu")
+# The activations that take ":<value>", with the value a bare name means (layers.DefaultShift, DefaultLeakySlope,
+# DefaultELUAlpha).
+PARAM_DEFAULTS = {"shifted_tanh": 1.0, "leaky_relu": 0.01, "elu": 1.0}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Activations (layers/activation.go)
 
 
 class Activation(nn.Module):
-    """An activation by its bnzoo name: relu, tanh, lecun_tanh, softsign, sigmoid, hardtanh, identity or
-    shifted_tanh[:s] (tanh(x − s), s = 1 when omitted)."""
+    """An activation by its bnzoo name: relu, tanh, lecun_tanh, softsign, sigmoid, hardtanh, identity,
+    shifted_tanh[:s] (tanh(x − s), s = 1 when omitted), leaky_relu[:α] (nn.LeakyReLU, α = 0.01 when omitted),
+    elu[:α] (nn.ELU, α = 1 when omitted), silu (nn.SiLU) or gelu (nn.GELU, the exact erf form)."""
 
     def __init__(self, name):
         super().__init__()
         base, sep, param = str(name).strip().lower().partition(":")
         if base not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r} (valid: {', '.join(ACTIVATIONS)})")
-        if sep and base != "shifted_tanh":
+        if sep and base not in PARAM_DEFAULTS:
             raise ValueError(f"activation {name!r} takes no parameter")
         self.kind = base
-        self.shift = float(param) if sep else 1.0
-        if not math.isfinite(self.shift):
-            raise ValueError(f"activation {name!r}: shift is not finite")
+        self.param = float(param) if sep else PARAM_DEFAULTS.get(base, 0.0)
+        if not math.isfinite(self.param):
+            raise ValueError(f"activation {name!r}: parameter is not finite")
+        if base in ("leaky_relu", "elu") and self.param < 0:
+            raise ValueError(f"activation {name!r}: alpha must be >= 0")
+        self.shift = self.param if base == "shifted_tanh" else 1.0
+        # PyTorch's own modules for the ReLU-like ones (no parameters or buffers, so the state dict is unchanged).
+        self.fn = {"leaky_relu": lambda: nn.LeakyReLU(self.param), "elu": lambda: nn.ELU(self.param),
+                   "silu": nn.SiLU, "gelu": nn.GELU}.get(base, lambda: None)()
 
     def forward(self, x):
         k = self.kind
+        if self.fn is not None:
+            return self.fn(x)
         if k == "relu":
             return torch.relu(x)
         if k == "tanh":
@@ -72,7 +85,7 @@ class Activation(nn.Module):
         return x
 
     def extra_repr(self):
-        return self.kind if self.kind != "shifted_tanh" else f"shifted_tanh:{self.shift:g}"
+        return self.kind if self.kind not in PARAM_DEFAULTS else f"{self.kind}:{self.param:g}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -409,7 +422,7 @@ def selftest():
               f"{'ok' if good else 'MISMATCH'}")
     with torch.no_grad():
         for arch in ("vgg_mini", "resnet20", "mobilenet_v2"):
-            for act in ("shifted_tanh:0.5", "lecun_tanh"):
+            for act in ("shifted_tanh:0.5", "lecun_tanh", "leaky_relu:0.2", "elu", "silu", "gelu"):
                 m = build({"arch": arch, "classes": 10, "input_shape": [3, 32, 32], "activation": act,
                            "placement": "swapped"}).eval()
                 y = m(torch.randn(2, 3, 32, 32))
