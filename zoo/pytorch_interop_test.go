@@ -23,8 +23,8 @@ import (
 // interopPython is the interpreter with PyTorch (Debian's python3-torch), not whatever python3 is first on PATH.
 const interopPython = "/usr/bin/python3"
 
-// interopScript is examples/bench/pytorch/check_interop.py, relative to this package's directory.
-var interopScript = filepath.Join("..", "examples", "bench", "pytorch", "check_interop.py")
+// interopScript is interop/pytorch/check_interop.py, relative to this package's directory.
+var interopScript = filepath.Join("..", "interop", "pytorch", "check_interop.py")
 
 // interopHeavy are the models slow enough in pure Go that one placement (swapped, the study's subject) is checked
 // unless BNZOO_INTEROP_FULL is set (which also adds placement none for every model).
@@ -92,7 +92,7 @@ func interopCases() []interopCase {
 }
 
 // TestPyTorchLoadsSafetensors checks the Go models against independent PyTorch definitions
-// (examples/bench/pytorch/models.py): each model gets non-trivial parameters and two training forward passes (so
+// (interop/pytorch/models.py): each model gets non-trivial parameters and two training forward passes (so
 // the BatchNorm running statistics are not 0/1), is saved with Model.Save and run in evaluation mode on a fixed
 // input, and check_interop.py must load the file into its PyTorch model and reproduce the logits.
 func TestPyTorchLoadsSafetensors(t *testing.T) {
