@@ -91,11 +91,13 @@ func interopCases() []interopCase {
 	return out
 }
 
-// TestPyTorchLoadsSafetensors checks the Go models against independent PyTorch definitions
+// TestInteropGoToPyTorch checks the Go models against independent PyTorch definitions
 // (interop/pytorch/models.py): each model gets non-trivial parameters and two training forward passes (so
 // the BatchNorm running statistics are not 0/1), is saved with Model.Save and run in evaluation mode on a fixed
-// input, and check_interop.py must load the file into its PyTorch model and reproduce the logits.
-func TestPyTorchLoadsSafetensors(t *testing.T) {
+// input, and check_interop.py must load the file into its PyTorch model with a plain strict load_state_dict (the
+// file is exactly PyTorch's state dict, num_batches_tracked included) and reproduce the logits.
+// TestInteropPyTorchToGo checks the other direction.
+func TestInteropGoToPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PyTorch interop check is slow (pure-Go forward passes of every model); skipped with -short")
 	}
