@@ -7,7 +7,10 @@ bnzoo → PyTorch (the default mode)::
 For each triple: build the model from MODEL's "bnzoo.config" metadata (models.build), load the file as its state
 dict with a plain strict ``model.load_state_dict(state)`` (no key added, renamed or dropped: the file must be exactly
 PyTorch's state dict, BatchNorm's num_batches_tracked included), switch to eval mode, run INPUT's tensor "input" and
-compare with EXPECTED's tensor "logits": pass when max |diff| ≤ 1e-4·(1 + max |expected|). Prints one JSON line per
+compare with EXPECTED's tensor "logits": pass when max |diff| ≤ 1e-4·(1 + max |expected|). The line's "tracked"
+gives each BatchNorm's num_batches_tracked after the load: PyTorch's BatchNorm fills in a missing one with 0 when the
+state dict has no version metadata (a dict from load_file has none), even in a strict load, so a file without those
+tensors loads but loses its counts. Prints one JSON line per
 triple and exits 0 when all pass, 1 otherwise (2 on bad usage). Several triples share one Python start-up, which
 costs more than a small check. The model runs in the file's dtype (float32 for a float32 Go model, with one thread);
 for float32 files the line also gives, as diagnostics outside the verdict, the distances of Go's logits
@@ -65,7 +68,9 @@ def check(model_path, input_path, expected_path):
     tol = RTOL * (1 + scale)
     res = {"ok": bool(diff <= tol), "model": os.path.basename(model_path), "arch": cfg["arch"],
            "activation": cfg.get("activation"), "placement": cfg.get("placement"), "dtype": str(dtype)[6:],
-           "max_abs_diff": diff, "max_abs_expected": scale, "tol": tol, "params": models.param_count(model)}
+           "max_abs_diff": diff, "max_abs_expected": scale, "tol": tol, "params": models.param_count(model),
+           "tracked": {k[:-len(".num_batches_tracked")]: int(v) for k, v in model.state_dict().items()
+                       if k.endswith(".num_batches_tracked")}}
     if dtype == torch.float32:
         # Diagnostics, not part of the verdict: the same weights in float64 give the exact logits, so a failure can
         # be told apart from float32 rounding amplified by an ill-conditioned (deep, untrained) net: then PyTorch's
