@@ -153,15 +153,16 @@ func (s *Store) Count() int {
 	return n
 }
 
-// StateNames lists every tensor a checkpoint holds: parameters and, per BatchNorm, "<bn>.running_mean" and
-// "<bn>.running_var", sorted by name.
+// StateNames lists every tensor a checkpoint holds, as PyTorch's state_dict names them: parameters and, per
+// BatchNorm, "<bn>.running_mean", "<bn>.running_var" and "<bn>.num_batches_tracked" (an int64 scalar), sorted by
+// name.
 func (s *Store) StateNames() []string {
 	var names []string
 	for _, p := range s.params {
 		names = append(names, p.Name)
 	}
 	for _, b := range s.bnNames {
-		names = append(names, b+".running_mean", b+".running_var")
+		names = append(names, b+".running_mean", b+".running_var", b+".num_batches_tracked")
 	}
 	sort.Strings(names)
 	return names

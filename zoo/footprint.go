@@ -13,16 +13,16 @@ import (
 type Footprint struct {
 	Config Config
 	Dtype  tensor.Dtype
-	// Params is the number of learnable scalars; ParamBytes adds the BatchNorm running statistics and counts
-	// everything in the dtype.
+	// Params is the number of learnable scalars; ParamBytes adds the BatchNorm running statistics (in the dtype)
+	// and their int64 batch counts.
 	Params     int64
 	ParamBytes int64
 	// ActivationBytes is the sum of every non-parameter node's output for one sample (batch size 1), forward only.
 	ActivationBytes int64
 	// Units are the model's tapped units, in order (Estimate lists them; New and Load do not need them).
 	Units []layers.UnitInfo
-	// Shapes maps every tensor a checkpoint holds (parameters, "<bn>.running_mean", "<bn>.running_var") to its
-	// shape.
+	// Shapes maps every tensor a checkpoint holds (parameters, "<bn>.running_mean", "<bn>.running_var" and the
+	// scalar "<bn>.num_batches_tracked") to its shape: PyTorch's state-dict names and shapes.
 	Shapes map[string][]int
 }
 
@@ -58,9 +58,10 @@ func estimate(cfg Config, dtype tensor.Dtype, units bool) (*Footprint, error) {
 	for _, name := range store.BNNames() {
 		st, _ := store.LookupBN(name)
 		c := len(st.Mean)
-		f.ParamBytes += 2 * int64(c) * size
+		f.ParamBytes += 2*int64(c)*size + 8
 		f.Shapes[name+".running_mean"] = []int{c}
 		f.Shapes[name+".running_var"] = []int{c}
+		f.Shapes[name+".num_batches_tracked"] = []int{}
 	}
 	params, _ := g.Learnables()
 	isParam := make(map[*G.Node]bool, len(params))

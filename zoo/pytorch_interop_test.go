@@ -23,8 +23,8 @@ import (
 // interopPython is the interpreter with PyTorch (Debian's python3-torch), not whatever python3 is first on PATH.
 const interopPython = "/usr/bin/python3"
 
-// interopScript is examples/bench/pytorch/check_interop.py, relative to this package's directory.
-var interopScript = filepath.Join("..", "examples", "bench", "pytorch", "check_interop.py")
+// interopScript is interop/pytorch/check_interop.py, relative to this package's directory.
+var interopScript = filepath.Join("..", "interop", "pytorch", "check_interop.py")
 
 // interopHeavy are the models slow enough in pure Go that one placement (swapped, the study's subject) is checked
 // unless BNZOO_INTEROP_FULL is set (which also adds placement none for every model).
@@ -96,11 +96,13 @@ func interopCases() []interopCase {
 	return out
 }
 
-// TestPyTorchLoadsSafetensors checks the Go models against independent PyTorch definitions
-// (examples/bench/pytorch/models.py): each model gets non-trivial parameters and two training forward passes (so
+// TestInteropGoToPyTorch checks the Go models against independent PyTorch definitions
+// (interop/pytorch/models.py): each model gets non-trivial parameters and two training forward passes (so
 // the BatchNorm running statistics are not 0/1), is saved with Model.Save and run in evaluation mode on a fixed
-// input, and check_interop.py must load the file into its PyTorch model and reproduce the logits.
-func TestPyTorchLoadsSafetensors(t *testing.T) {
+// input, and check_interop.py must load the file into its PyTorch model with a plain strict load_state_dict (the
+// file is exactly PyTorch's state dict, num_batches_tracked included) and reproduce the logits.
+// TestInteropPyTorchToGo checks the other direction.
+func TestInteropGoToPyTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PyTorch interop check is slow (pure-Go forward passes of every model); skipped with -short")
 	}
@@ -130,6 +132,13 @@ func TestPyTorchLoadsSafetensors(t *testing.T) {
 	if len(args) == 0 {
 		t.Fatal("no model written")
 	}
+	// The counts must reach PyTorch. PyTorch's BatchNorm fills in a missing num_batches_tracked with 0 for a state
+	// dict without version metadata, even in a strict load, so the first model rewritten as bnzoo wrote files before
+	// the counts were tensors loads but must come out with counts of 0: the check below sees lost counts.
+	legacy := writeLegacyCopy(t, args[0], filepath.Join(dir, "legacy_counts.model.safetensors"))
+	if legacy != "" {
+		args = append(args, legacy, args[1], args[2])
+	}
 	// One Python process for all cases: importing torch costs more than checking a small model.
 	cmd := exec.Command(interopPython, append([]string{interopScript}, args...)...)
 	var stdout, stderr bytes.Buffer
@@ -141,17 +150,25 @@ func TestPyTorchLoadsSafetensors(t *testing.T) {
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
 		var r struct {
-			OK          bool     `json:"ok"`
-			Model       string   `json:"model"`
-			Error       string   `json:"error"`
-			MaxAbsDiff  float64  `json:"max_abs_diff"`
-			MaxExpected float64  `json:"max_abs_expected"`
-			Tol         float64  `json:"tol"`
-			DiffF64     *float64 `json:"max_abs_diff_f64"`
-			TorchF32Err *float64 `json:"torch_f32_err"`
+			OK          bool             `json:"ok"`
+			Model       string           `json:"model"`
+			Error       string           `json:"error"`
+			MaxAbsDiff  float64          `json:"max_abs_diff"`
+			MaxExpected float64          `json:"max_abs_expected"`
+			Tol         float64          `json:"tol"`
+			DiffF64     *float64         `json:"max_abs_diff_f64"`
+			TorchF32Err *float64         `json:"torch_f32_err"`
+			Tracked     map[string]int64 `json:"tracked"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Errorf("unparsable line from %s: %q", interopScript, sc.Text())
+			continue
+		}
+		if legacy != "" && r.Model == filepath.Base(legacy) {
+			seen[r.Model] = true
+			if !r.OK || len(r.Tracked) == 0 || countsOther(r.Tracked, 0) != "" {
+				t.Errorf("a file without num_batches_tracked: PyTorch gave %s, want the logits with every count 0", sc.Text())
+			}
 			continue
 		}
 		name, ok := written[r.Model]
@@ -171,6 +188,9 @@ func TestPyTorchLoadsSafetensors(t *testing.T) {
 				msg += fmt.Sprintf("; from float64 PyTorch: Go %.3g, float32 PyTorch %.3g", *r.DiffF64, *r.TorchF32Err)
 			}
 			t.Error(msg)
+		case countsOther(r.Tracked, 2) != "":
+			// Two training passes in writeInteropCase: every BatchNorm counted 2 batches.
+			t.Errorf("%s: PyTorch's num_batches_tracked: %s, want 2", name, countsOther(r.Tracked, 2))
 		default:
 			t.Logf("%-44s max |diff| %.3g (tolerance %.3g, max |logit| %.3g)", name, r.MaxAbsDiff, r.Tol, r.MaxExpected)
 		}
@@ -180,11 +200,55 @@ func TestPyTorchLoadsSafetensors(t *testing.T) {
 			t.Errorf("%s: no result from PyTorch", name)
 		}
 	}
+	if legacy != "" && !seen[filepath.Base(legacy)] {
+		t.Errorf("no result from PyTorch for the file without num_batches_tracked")
+	}
 	if runErr != nil && !t.Failed() {
 		t.Errorf("%s: %v\n%s", interopScript, runErr, stderr.Bytes())
 	} else if stderr.Len() > 0 {
 		t.Logf("%s stderr:\n%s", interopScript, stderr.Bytes())
 	}
+}
+
+// countsOther describes the counts in tracked that differ from want, or returns "" when all equal it.
+func countsOther(tracked map[string]int64, want int64) string {
+	var bad []string
+	for bn, n := range tracked {
+		if n != want {
+			bad = append(bad, fmt.Sprintf("%s %d", bn, n))
+		}
+	}
+	return strings.Join(bad, ", ")
+}
+
+// writeLegacyCopy rewrites the model file src as bnzoo wrote files before num_batches_tracked became tensors (the
+// counts in "bnzoo.tracked" metadata) and returns its path, or "" when the model has no BatchNorm.
+func writeLegacyCopy(t *testing.T, src, dst string) string {
+	t.Helper()
+	f, err := safetensors.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	kept := f.Tensors[:0]
+	for _, tt := range f.Tensors {
+		if bn, ok := strings.CutSuffix(tt.Name, trackedSuffix); ok {
+			counts[bn] = tt.I64[0]
+			continue
+		}
+		kept = append(kept, tt)
+	}
+	if len(counts) == 0 {
+		return ""
+	}
+	f.Tensors = kept
+	raw, _ := json.Marshal(counts)
+	f.Metadata[metaTracked] = string(raw)
+	safetensors.AddChecksums(f)
+	if err := safetensors.WriteFile(dst, f); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 // interopMinSpread is the least difference between the logits of the batch's two inputs for a check to mean

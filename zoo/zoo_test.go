@@ -53,7 +53,8 @@ func TestParameterNames(t *testing.T) {
 	}
 	want := []string{"classifier.bias", "classifier.weight"}
 	for k := 0; k < 3; k++ {
-		for _, s := range []string{"conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"} {
+		for _, s := range []string{"conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+			"bn.num_batches_tracked"} {
 			want = append(want, fmt.Sprintf("features.%d.%s", k, s))
 		}
 	}

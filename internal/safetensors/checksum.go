@@ -37,6 +37,14 @@ func payloadCRC(t *Tensor) uint32 {
 			}
 			crc = crc32.Update(crc, castagnoli, buf[:8*len(chunk)])
 		}
+	case I64:
+		for i := 0; i < len(t.I64); i += 512 {
+			chunk := t.I64[i:min(i+512, len(t.I64))]
+			for j, v := range chunk {
+				binary.LittleEndian.PutUint64(buf[8*j:], uint64(v))
+			}
+			crc = crc32.Update(crc, castagnoli, buf[:8*len(chunk)])
+		}
 	}
 	return crc
 }

@@ -10,10 +10,12 @@
 // Decode validates everything the specification requires (header size and
 // shape, known dtypes, sizes matching shapes, offsets that cover the data
 // buffer contiguously with no holes or overlaps, unique names) and never
-// panics on any input. Only F32 and F64 tensors can be decoded into values;
-// other valid dtypes are reported with an error wrapping
-// ErrUnsupportedDType. Encode produces files laid out as the reference
-// implementation lays them out, so that Python's safetensors loads them.
+// panics on any input. F32, F64 and I64 tensors can be decoded into values
+// (I64 for PyTorch's integer buffers, such as BatchNorm's
+// num_batches_tracked); other valid dtypes are reported with an error
+// wrapping ErrUnsupportedDType. Encode produces files laid out as the
+// reference implementation lays them out, so that Python's safetensors loads
+// them.
 package safetensors
 
 import (
@@ -42,7 +44,7 @@ const metadataKey = "__metadata__"
 
 // ErrUnsupportedDType is wrapped by errors about a tensor whose dtype is
 // valid in the safetensors format but that this package cannot hold
-// (anything but F32 and F64).
+// (anything but F32, F64 and I64).
 var ErrUnsupportedDType = errors.New("unsupported dtype")
 
 // DType is the element type of a tensor, spelled as in the safetensors
@@ -55,11 +57,14 @@ const (
 	F32 DType = "F32"
 	// F64 is IEEE 754 binary64, 8 bytes per element.
 	F64 DType = "F64"
+	// I64 is a two's-complement signed integer, 8 bytes per element
+	// (torch.int64, the dtype of BatchNorm's num_batches_tracked).
+	I64 DType = "I64"
 )
 
 // dtypeBits gives the element size in bits of every dtype the format
 // defines. Decode checks sizes and offsets for all of them before it reports
-// a dtype other than F32 or F64 as unsupported.
+// a dtype other than F32, F64 or I64 as unsupported.
 var dtypeBits = map[string]uint64{
 	"BOOL": 8, "U8": 8, "I8": 8,
 	"F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
@@ -74,8 +79,21 @@ func (d DType) size() int {
 	switch d {
 	case F32:
 		return 4
-	case F64:
+	case F64, I64:
 		return 8
+	}
+	return 0
+}
+
+// rank orders the supported dtypes as the reference implementation's Dtype
+// enum does (F32 < F64 < I64: increasing alignment, then declaration order);
+// Encode lays tensors out by descending rank, then by name.
+func (d DType) rank() int {
+	switch d {
+	case F64:
+		return 1
+	case I64:
+		return 2
 	}
 	return 0
 }
@@ -88,6 +106,7 @@ type Tensor struct {
 	Shape []int
 	F32   []float32 // set when DType == F32
 	F64   []float64 // set when DType == F64
+	I64   []int64   // set when DType == I64
 }
 
 // File is the content of a safetensors file.
@@ -125,13 +144,13 @@ func (f *File) Get(name string) (*Tensor, bool) {
 // Encoding
 
 // Encode writes f to w in the safetensors format: tensors ordered by dtype
-// alignment (F64 before F32) and then by name, as the reference
+// alignment (I64, then F64, then F32) and then by name, as the reference
 // implementation orders them, data contiguous in that order, and the header
 // padded with spaces so that the data buffer starts at a multiple of 8.
 //
 // It returns an error, before writing anything, when a tensor's data length
 // differs from the product of its shape, a dimension is negative or the
-// product overflows, its dtype is not F32 or F64, the slice of the other
+// product overflows, its dtype is not F32, F64 or I64, the slice of another
 // dtype is non-empty, two tensors share a name, a name is empty or equal to
 // "__metadata__", or a name or metadata string is not valid UTF-8.
 func Encode(w io.Writer, f *File) error {
@@ -183,6 +202,15 @@ func Encode(w io.Writer, f *File) error {
 				}
 				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
 			}
+		case I64:
+			for _, v := range t.I64 {
+				if len(buf)+8 > cap(buf) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
+			}
 		}
 	}
 	return flush()
@@ -230,31 +258,34 @@ func encodeHeader(f *File) ([]byte, []int, error) {
 		var have, other int
 		switch t.DType {
 		case F32:
-			have, other = len(t.F32), len(t.F64)
+			have, other = len(t.F32), len(t.F64)+len(t.I64)
 		case F64:
-			have, other = len(t.F64), len(t.F32)
+			have, other = len(t.F64), len(t.F32)+len(t.I64)
+		case I64:
+			have, other = len(t.I64), len(t.F32)+len(t.F64)
 		default:
-			return nil, nil, fmt.Errorf("safetensors: encode: tensor %q: %w %q (only F32 and F64 can be written)", t.Name, ErrUnsupportedDType, t.DType)
+			return nil, nil, fmt.Errorf("safetensors: encode: tensor %q: %w %q (only F32, F64 and I64 can be written)", t.Name, ErrUnsupportedDType, t.DType)
 		}
 		if uint64(have) != n {
 			return nil, nil, fmt.Errorf("safetensors: encode: tensor %q: shape %v has %d elements but %s data has %d", t.Name, t.Shape, n, t.DType, have)
 		}
 		if other != 0 {
-			return nil, nil, fmt.Errorf("safetensors: encode: tensor %q: dtype is %s but data of the other dtype is set (%d values)", t.Name, t.DType, other)
+			return nil, nil, fmt.Errorf("safetensors: encode: tensor %q: dtype is %s but data of another dtype is set (%d values)", t.Name, t.DType, other)
 		}
 		nbytes[i] = n * uint64(t.DType.size())
 	}
 
-	// The reference implementation sorts by descending dtype alignment and
-	// then by name, which keeps every tensor aligned to its element size.
+	// The reference implementation sorts by descending dtype (its enum is in
+	// increasing alignment) and then by name, which keeps every tensor
+	// aligned to its element size.
 	order := make([]int, len(f.Tensors))
 	for i := range order {
 		order[i] = i
 	}
 	sort.Slice(order, func(a, b int) bool {
 		ta, tb := &f.Tensors[order[a]], &f.Tensors[order[b]]
-		if sa, sb := ta.DType.size(), tb.DType.size(); sa != sb {
-			return sa > sb
+		if ra, rb := ta.DType.rank(), tb.DType.rank(); ra != rb {
+			return ra > rb
 		}
 		return ta.Name < tb.Name
 	})
@@ -655,7 +686,7 @@ func Decode(name string, data []byte) (*File, error) {
 	for _, ti := range infos {
 		dt := DType(ti.dtype)
 		if dt.size() == 0 {
-			return nil, errf("tensor %q: %w %s (only F32 and F64 can be read)", ti.name, ErrUnsupportedDType, ti.dtype)
+			return nil, errf("tensor %q: %w %s (only F32, F64 and I64 can be read)", ti.name, ErrUnsupportedDType, ti.dtype)
 		}
 		shape := make([]int, len(ti.shape))
 		for j, d := range ti.shape {
@@ -676,6 +707,11 @@ func Decode(name string, data []byte) (*File, error) {
 			t.F64 = make([]float64, len(raw)/8)
 			for j := range t.F64 {
 				t.F64[j] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*j:]))
+			}
+		case I64:
+			t.I64 = make([]int64, len(raw)/8)
+			for j := range t.I64 {
+				t.I64[j] = int64(binary.LittleEndian.Uint64(raw[8*j:]))
 			}
 		}
 		out.Tensors = append(out.Tensors, t)

@@ -72,8 +72,13 @@ func sameTensors(a, b *File) string {
 				return "tensor " + ta.Name + " shape differs"
 			}
 		}
-		if len(ta.F32) != len(tb.F32) || len(ta.F64) != len(tb.F64) {
+		if len(ta.F32) != len(tb.F32) || len(ta.F64) != len(tb.F64) || len(ta.I64) != len(tb.I64) {
 			return "tensor " + ta.Name + " length differs"
+		}
+		for i := range ta.I64 {
+			if ta.I64[i] != tb.I64[i] {
+				return "tensor " + ta.Name + " I64 values differ"
+			}
 		}
 		for i := range ta.F32 {
 			if math.Float32bits(ta.F32[i]) != math.Float32bits(tb.F32[i]) {

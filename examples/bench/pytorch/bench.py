@@ -1,5 +1,5 @@
 """PyTorch side of examples/bench: training and inference throughput and peak memory of the zoo's architectures
-(models.py), one JSON line per model × activation × placement, with the Go program's flags and fields::
+(interop/pytorch/models.py, imported by path from the repository root), one JSON line per model × activation × placement, with the Go program's flags and fields::
 
     /usr/bin/python3 bench.py --models vgg11,resnet20,mobilenet_v1 --activations tanh --placements conventional,swapped
 
@@ -42,6 +42,8 @@ TUNED_ENV = {
 }
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The PyTorch definitions of the zoo live in interop/pytorch (shared with the interop test), three levels up.
+INTEROP = os.path.normpath(os.path.join(HERE, "..", "..", "..", "interop", "pytorch"))
 
 
 def default_threads():
@@ -114,7 +116,7 @@ def measure(o):
     import torch
     import torch.nn as nn
 
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, INTEROP)
     import models
 
     missing = [k for k in TUNED_ENV if k not in os.environ]

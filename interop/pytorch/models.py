@@ -6,8 +6,9 @@ metadata)::
     {"arch": "resnet20", "classes": 10, "input_shape": [3, 32, 32], "activation": "tanh",
      "placement": "swapped", "seed": 1, "width": 1.0}
 
-``build(cfg)`` returns an nn.Module whose state dict matches the file written by zoo's Model.Save, apart from
-BatchNorm's num_batches_tracked (the Go file keeps those counts in the "bnzoo.tracked" metadata instead).
+``build(cfg)`` returns an nn.Module whose state dict matches the file written by zoo's Model.Save exactly (names,
+shapes, BatchNorm's int64 num_batches_tracked included), so ``model.load_state_dict(load_file(path))`` loads it
+strictly, and a state dict saved from it loads into Go with zoo.LoadWithConfig. See docs/interop.md.
 
 Every conv + BatchNorm + activation "unit" named U owns U.conv.weight, U.conv.bias (placement none only) and U.bn.*.
 The placements are

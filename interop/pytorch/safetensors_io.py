@@ -1,10 +1,16 @@
-"""Minimal reader/writer of the safetensors format (F32 and F64 only).
+"""Minimal reader/writer of the safetensors format (F32, F64 and I64: what a float model's state dict holds,
+BatchNorm's int64 num_batches_tracked included).
 
 The official ``safetensors`` package is not installable here, so this module implements the format with only
 ``json``, ``struct`` and torch: an 8-byte little-endian header length N, N bytes of UTF-8 JSON header (tensor name →
 {"dtype", "shape", "data_offsets"}, plus an optional "__metadata__" object of strings), then the data buffer,
 row-major little endian. Files written here are laid out as the reference implementation lays them out (tensors
-sorted by descending alignment then name, header padded with spaces to a multiple of 8).
+sorted by descending dtype — I64, F64, F32, the reference's enum order — then name, header padded with spaces to a
+multiple of 8), so the official package reads them and this module reads the official package's files.
+
+``load_file(path)`` and ``save_file(tensors, path, metadata=None)`` have the signatures of
+``safetensors.torch.load_file`` / ``save_file``: code written against this module runs unchanged with the official
+package. ``load`` and ``save`` also return / take the metadata.
 """
 
 import json
@@ -13,8 +19,10 @@ import sys
 
 import torch
 
-_DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8)}
-_NAMES = {torch.float32: "F32", torch.float64: "F64"}
+_DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8), "I64": (torch.int64, 8)}
+_NAMES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
+_PACK = {torch.float32: "f", torch.float64: "d", torch.int64: "q"}
+_RANK = {"F32": 0, "F64": 1, "I64": 2}  # the reference implementation's dtype order; it writes descending
 _MAX_HEADER = 100_000_000
 
 
@@ -41,7 +49,7 @@ def loads(data, name="<bytes>"):
     for key, info in header.items():
         dtype = info["dtype"]
         if dtype not in _DTYPES:
-            raise ValueError(f"{name}: tensor {key!r} has dtype {dtype}; only F32 and F64 are supported")
+            raise ValueError(f"{name}: tensor {key!r} has dtype {dtype}; only F32, F64 and I64 are supported")
         tdtype, size = _DTYPES[dtype]
         shape = [int(d) for d in info["shape"]]
         begin, end = (int(o) for o in info["data_offsets"])
@@ -63,8 +71,18 @@ def loads(data, name="<bytes>"):
     return tensors, dict(meta)
 
 
+def load_file(path):
+    """Read a safetensors file into a dict name → tensor, as safetensors.torch.load_file does."""
+    return load(path)[0]
+
+
+def save_file(tensors, path, metadata=None):
+    """Write dict name → tensor to path, as safetensors.torch.save_file does (note the argument order)."""
+    save(path, tensors, metadata)
+
+
 def save(path, tensors, metadata=None):
-    """Write dict name → float32/float64 tensor to path, with optional metadata (dict of str → str)."""
+    """Write dict name → float32/float64/int64 tensor to path, with optional metadata (dict of str → str)."""
     with open(path, "wb") as f:
         f.write(dumps(tensors, metadata))
 
@@ -75,15 +93,18 @@ def dumps(tensors, metadata=None):
     for key, t in tensors.items():
         t = t.detach().cpu().contiguous()
         if t.dtype not in _NAMES:
-            raise ValueError(f"tensor {key!r} has dtype {t.dtype}; only float32 and float64 can be written")
+            raise ValueError(f"tensor {key!r} has dtype {t.dtype}; only float32, float64 and int64 can be written")
         items.append((key, t))
-    items.sort(key=lambda kt: (-_DTYPES[_NAMES[kt[1].dtype]][1], kt[0]))
+    items.sort(key=lambda kt: (-_RANK[_NAMES[kt[1].dtype]], kt[0]))
     header = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     chunks, offset = [], 0
     for key, t in items:
-        raw = struct.pack("<%d%s" % (t.numel(), "f" if t.dtype == torch.float32 else "d"), *t.flatten().tolist())
+        if sys.byteorder == "little":
+            raw = t.numpy().tobytes()  # fast, and exact for every dtype here
+        else:
+            raw = struct.pack("<%d%s" % (t.numel(), _PACK[t.dtype]), *t.flatten().tolist())
         header[key] = {"dtype": _NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)
         offset += len(raw)
@@ -100,7 +121,8 @@ if __name__ == "__main__":
         for k in sorted(ts):
             print(k, ts[k].dtype, list(ts[k].shape))
     else:
-        a = {"b": torch.randn(2, 3), "a": torch.randn(4, dtype=torch.float64), "s": torch.tensor(1.5)}
+        a = {"b": torch.randn(2, 3), "a": torch.randn(4, dtype=torch.float64), "s": torch.tensor(1.5),
+             "n": torch.tensor(-(2 ** 63), dtype=torch.long), "m": torch.arange(3, dtype=torch.long)}
         back, md = loads(dumps(a, {"k": "v"}))
         assert md == {"k": "v"} and all(torch.equal(a[k], back[k]) for k in a), "round trip failed"
         print("ok")
