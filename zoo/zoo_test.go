@@ -1,6 +1,8 @@
 package zoo
 
 import (
+	"github.com/bnzoo/bnzoo/internal/machine"
+
 	"fmt"
 	"math/rand"
 	"strings"
@@ -167,7 +169,13 @@ func forwardBackward(t *testing.T, c Config) {
 	for i := range grads {
 		G.Read(grads[i], &vals[i])
 	}
-	vm := G.NewTapeMachine(g.Graph)
+	// bnzoo's own machine, as training runs graphs: Gorgonia's tape machine can reuse a register whose value a later
+	// op still reads (gorgonia/gorgonia#576), which showed here once as a stem convolution's filter gradient handed
+	// a deeper layer's activations.
+	vm, err := machine.New(g.Graph, machine.NewPool())
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
