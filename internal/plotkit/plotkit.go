@@ -261,5 +261,3 @@ func VLine(p *plot.Plot, x, ymax float64) {
 	ln.LineStyle = draw.LineStyle{Color: Gray, Width: vg.Points(1.5), Dashes: DashStyle}
 	p.Add(ln)
 }
-
-// usableHist reports whether h can be drawn: finite Lo < Hi, at least one
