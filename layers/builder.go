@@ -15,6 +15,10 @@ type Builder struct {
 	Phase *Phase
 	// Taps, when not nil, receives each unit's intermediate values after every forward pass.
 	Taps *Taps
+	// Placements, when not nil, overrides the placement of the units it names: ConvUnit and ResidualConvUnit build
+	// a unit named there in the mapped placement (conv bias included) whatever ConvUnit.Placement says. It is how
+	// a model mixes placements without its architecture knowing (zoo.Config.PlacementRules).
+	Placements map[string]Placement
 
 	nodes      []*G.Node
 	nodeParams []*Param

@@ -19,11 +19,20 @@ type ConvUnit struct {
 // ConvUnit adds a unit: conventional is conv → BN → act, swapped is conv → act → BN, none is conv with bias → act.
 // The conv has a bias only when no BN follows it. The unit's values are tapped when b.Taps is set.
 func (b *Builder) ConvUnit(x *G.Node, u ConvUnit) (*G.Node, error) {
+	u = b.placed(u)
 	y, err := b.unitConv(x, u)
 	if err != nil {
 		return nil, err
 	}
 	return b.NormAct(y, u.Name, u.Activation, u.Placement)
+}
+
+// placed returns u in its effective placement: b.Placements' entry for it if there is one.
+func (b *Builder) placed(u ConvUnit) ConvUnit {
+	if p, ok := b.Placements[u.Name]; ok {
+		u.Placement = p
+	}
+	return u
 }
 
 func (b *Builder) unitConv(x *G.Node, u ConvUnit) (*G.Node, error) {
@@ -37,8 +46,12 @@ func (b *Builder) unitConv(x *G.Node, u ConvUnit) (*G.Node, error) {
 // act(BN(conv(x)) + shortcut) — the activation comes after the add, as in He et al. (2016). Swapped:
 // BN(act(conv(x))) + shortcut — every conv is followed by act then BN, and nothing follows the add. None:
 // act(conv(x) + bias + shortcut). The unit's taps are its pre-activation (including the shortcut in conventional and
-// none order), activation output and BN output (before the add).
+// none order), activation output and BN output (before the add). In a mixed model the block's two units may differ:
+// the add goes where this, the block's last unit, puts it — a swapped conv2 after a conventional conv1 adds the
+// shortcut after its BN with nothing following, a conventional conv2 after a swapped conv1 adds it before its
+// activation — so a block is always exactly what its last unit's placement makes it, whatever came before.
 func (b *Builder) ResidualConvUnit(x, shortcut *G.Node, u ConvUnit) (*G.Node, error) {
+	u = b.placed(u)
 	y, err := b.unitConv(x, u)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func analyse(ctx context.Context, m *zoo.Model, split *datasets.Split, opt analy
 	}
 	c := m.Config
 	rep := col.Report(analysis.ReportMeta{Model: c.Arch, Dataset: dataset, Activation: c.Activation.String(),
-		Placement: c.Placement.String(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples,
+		Placement: c.PlacementSpec(), Seed: c.Seed, TestAccuracy: res.Accuracy, Samples: res.Samples,
 		Provenance: reportProvenance()})
 	return rep, res, nil
 }

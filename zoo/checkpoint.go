@@ -140,7 +140,7 @@ func LoadWithConfig(path string, cfg Config, dtype Dtype) (*Model, error) {
 		}
 		want := cfg
 		want.Seed, want.Width, saved.Width = saved.Seed, want.width(), saved.width()
-		if saved != want {
+		if same, err := saved.sameModel(want); err != nil || !same {
 			return nil, fmt.Errorf("load %s: the file holds a %s model (%s), not the %s model (%s) asked for", path,
 				saved, raw, cfg, mustJSON(cfg))
 		}

@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,31 +53,7 @@ func saveLoadRoundTrip(t *testing.T, arch string, pl layers.Placement) {
 	if arch == "mobilenet_v2" {
 		c.Width = 0.25
 	}
-	m, err := New(c, tensor.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Two training passes move the running statistics away from 0/1.
-	evalLogits(t, m, true)
-	evalLogits(t, m, true)
-	before := evalLogits(t, m, false)
-	path := filepath.Join(t.TempDir(), "m.safetensors")
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.Config != m.Config {
-		t.Fatalf("config %+v, want %+v", back.Config, m.Config)
-	}
-	after := evalLogits(t, back, false)
-	for i := range before {
-		if before[i] != after[i] {
-			t.Fatalf("logit %d: %v before save, %v after load", i, before[i], after[i])
-		}
-	}
+	back, _ := roundTrip(t, c, 2)
 	if pl.HasBN() {
 		st, _ := back.Store.LookupBN("stem.bn")
 		if arch == "vgg_mini" {
@@ -86,6 +63,39 @@ func saveLoadRoundTrip(t *testing.T, arch string, pl layers.Placement) {
 			t.Fatalf("running stats not restored: %+v", st)
 		}
 	}
+}
+
+// roundTrip makes a model of config c, runs `passes` training forward passes (they move the running statistics
+// away from 0/1), saves it and loads it back with Load; the loaded config must equal c and the evaluation logits
+// must be identical bit for bit. It returns the loaded model and the file.
+func roundTrip(t *testing.T, c Config, passes int) (*Model, string) {
+	t.Helper()
+	m, err := New(c, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range passes {
+		evalLogits(t, m, true)
+	}
+	before := evalLogits(t, m, false)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Config, m.Config) {
+		t.Fatalf("config %+v, want %+v", back.Config, m.Config)
+	}
+	after := evalLogits(t, back, false)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("logit %d: %v before save, %v after load", i, before[i], after[i])
+		}
+	}
+	return back, path
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -14,6 +14,9 @@ type Config struct {
 	InputShape [3]int            `json:"input_shape"` // channels, height, width
 	Activation layers.Activation `json:"activation"`
 	Placement  layers.Placement  `json:"placement"`
+	// PlacementRules override Placement unit by unit, in order (see PlacementRule): a mixed model, such as one
+	// with only its last units swapped. Empty means every unit is in Placement.
+	PlacementRules []PlacementRule `json:"placement_rules,omitempty"`
 	// Width is the channel multiplier of the MobileNets (0 means 1); other architectures reject any other value.
 	Width float64 `json:"width,omitempty"`
 	Seed  int64   `json:"seed"`
@@ -50,10 +53,16 @@ func (c Config) Validate() error {
 	if c.Placement < layers.Conventional || c.Placement > layers.NoBN {
 		return fmt.Errorf("model %s: invalid placement %v", c.Arch, c.Placement)
 	}
+	for _, r := range c.PlacementRules {
+		if err := r.checkSelector(); err != nil {
+			return fmt.Errorf("model %s: %w", c.Arch, err)
+		}
+	}
 	return c.checkFields(DefaultLimits)
 }
 
-// String is a short human-readable label, e.g. "vgg_mini tanh swapped".
+// String is a short human-readable label, e.g. "vgg_mini tanh swapped" or "vgg_mini tanh
+// conventional+last:1=swapped".
 func (c Config) String() string {
-	return fmt.Sprintf("%s %s %s", c.Arch, c.Activation, c.Placement)
+	return fmt.Sprintf("%s %s %s", c.Arch, c.Activation, c.PlacementSpec())
 }

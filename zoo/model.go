@@ -13,6 +13,9 @@ import (
 type Model struct {
 	Config Config
 	Store  *layers.Store
+
+	// placements is Config.UnitPlacements, resolved by the first Build of a model with placement rules.
+	placements map[string]layers.Placement
 }
 
 // New validates cfg, estimates its memory from the architecture (refusing a model over DefaultLimits before
@@ -55,7 +58,15 @@ func (m *Model) Build(batch int, training, taps bool) (*Graph, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("model %s: batch size must be positive, got %d", m.Config.Arch, batch)
 	}
+	if len(m.Config.PlacementRules) > 0 && m.placements == nil {
+		p, err := m.Config.UnitPlacements()
+		if err != nil {
+			return nil, err
+		}
+		m.placements = p
+	}
 	b := layers.NewBuilder(m.Store, training)
+	b.Placements = m.placements
 	if taps {
 		b.Taps = layers.NewTaps()
 	}

@@ -53,8 +53,8 @@ func interopCases() []interopCase {
 		if _, ok := registry[c.Arch]; !ok {
 			return
 		}
-		label := fmt.Sprintf("%s_%s_%s_%dx%dx%d", c.Arch, c.Activation, c.Placement, c.InputShape[0], c.InputShape[1],
-			c.InputShape[2])
+		label := fmt.Sprintf("%s_%s_%s_%dx%dx%d", c.Arch, c.Activation, c.PlacementSpec(), c.InputShape[0],
+			c.InputShape[1], c.InputShape[2])
 		if c.Width != 0 {
 			label += fmt.Sprintf("_w%g", c.Width)
 		}
@@ -62,7 +62,7 @@ func interopCases() []interopCase {
 		if interopFloat64[c.String()] {
 			dtype, label = tensor.Float64, label+"_f64"
 		}
-		out = append(out, interopCase{cfg: c, dtype: dtype, name: strings.NewReplacer(":", "_", ".", "p").Replace(label)})
+		out = append(out, interopCase{cfg: c, dtype: dtype, name: strings.NewReplacer(":", "_", ".", "p", "+", "_", "=", "-", "*", "x", "%", "pct").Replace(label)})
 	}
 	full := os.Getenv("BNZOO_INTEROP_FULL") != ""
 	for _, arch := range Names() {
@@ -93,6 +93,22 @@ func interopCases() []interopCase {
 	// reaches nn.LeakyReLU and nn.ELU.
 	add(cfg("vgg_mini", "leaky_relu:0.2", layers.Swapped, cifar))
 	add(cfg("vgg_mini", "elu:0.5", layers.Conventional, cifar))
+	// Mixed placements (Config.PlacementRules): the PyTorch side must resolve the same rules to the same units —
+	// by position (first/last, in Describe order) and by name — and a residual block whose units differ must put
+	// the add where its last unit does.
+	mixed := func(arch, act, spec string) {
+		c := cfg(arch, act, 0, cifar)
+		var err error
+		if c.Placement, c.PlacementRules, err = ParsePlacementSpec(spec); err != nil {
+			panic(err)
+		}
+		add(c)
+	}
+	mixed("vgg_mini", "tanh", "conventional+last:1=swapped")
+	mixed("vgg_mini", "softsign", "swapped+features.0=none+features.2=conventional")
+	mixed("resnet20", "lecun_tanh", "conventional+last:50%=swapped")
+	mixed("resnet20", "tanh", "swapped+blocks.*.conv2=conventional+first:1=none")
+	mixed("mobilenet_v2", "tanh", "conventional+blocks.1*=swapped")
 	return out
 }
 

@@ -42,7 +42,18 @@ func exportCases() []exportCase {
 		{"resnet20_swapped", c("resnet20", "relu", layers.Swapped, 0, 7), "float32", tensor.Float32},
 		{"mobilenet_v1_conventional", c("mobilenet_v1", "lecun_tanh", layers.Conventional, 0.25, 8), "float32", tensor.Float32},
 		{"mobilenet_v2_swapped_f64", c("mobilenet_v2", "tanh", layers.Swapped, 0.25, 9), "float64", tensor.Float64},
+		{"vgg_mini_mixed", mixedIn(c("vgg_mini", "tanh", 0, 0, 10), "swapped+features.0=none+last:1=conventional"), "float32", tensor.Float32},
+		{"resnet20_mixed", mixedIn(c("resnet20", "softsign", 0, 0, 11), "conventional+blocks.*.conv2=swapped"), "float32", tensor.Float32},
 	}
+}
+
+// mixedIn is c with the placement spec's base and rules (Config.PlacementRules).
+func mixedIn(c Config, spec string) Config {
+	var err error
+	if c.Placement, c.PlacementRules, err = ParsePlacementSpec(spec); err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // TestInteropPyTorchToGo is the other direction of TestInteropGoToPyTorch: check_interop.py --export builds each

@@ -210,36 +210,45 @@ func TestGradWholeModel(t *testing.T) {
 	for _, tc := range cases {
 		act, pl := tc.act, tc.pl
 		t.Run(act+"/"+pl.String(), func(t *testing.T) {
-			c := Config{Arch: "vgg_mini", Classes: 3, InputShape: [3]int{1, 8, 8}, Activation: layers.MustActivation(act), Placement: pl, Seed: 3}
-			m, err := New(c, tensor.Float64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g, err := m.Build(3, true, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := tensor.New(tensor.WithShape(3, 1, 8, 8), tensor.Of(tensor.Float64))
-			rng := rand.New(rand.NewSource(2))
-			for i := range in.Float64s() {
-				in.Float64s()[i] = rng.NormFloat64()
-			}
-			if err := G.Let(g.Input, in); err != nil {
-				t.Fatal(err)
-			}
-			y := G.NewTensor(g.Graph, tensor.Float64, 2, G.WithShape(3, 3), G.WithName("y"),
-				G.WithValue(tensor.New(tensor.WithShape(3, 3), tensor.WithBacking([]float64{0, 1, 0, 1, 0, 0, 0, 0, 1}))))
-			loss, err := layers.CrossEntropy(g.Logits, y)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes, _ := g.Learnables()
-			opt := gradcheck.Defaults()
-			opt.MaxProbes = 12
-			if err := gradcheck.Check(g.Graph, loss, nodes, opt); err != nil {
-				t.Fatal(err)
-			}
+			gradCheckModel(t, Config{Arch: "vgg_mini", InputShape: [3]int{1, 8, 8}, Activation: layers.MustActivation(act),
+				Placement: pl, Seed: 3})
 		})
+	}
+}
+
+// gradCheckModel gradient-checks (float64) the cross-entropy of c's model (with 3 classes) on a fixed batch of 3
+// with respect to every parameter.
+func gradCheckModel(t *testing.T, c Config) {
+	t.Helper()
+	c.Classes = 3
+	m, err := New(c, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Build(3, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.InputShape
+	in := tensor.New(tensor.WithShape(3, s[0], s[1], s[2]), tensor.Of(tensor.Float64))
+	rng := rand.New(rand.NewSource(2))
+	for i := range in.Float64s() {
+		in.Float64s()[i] = rng.NormFloat64()
+	}
+	if err := G.Let(g.Input, in); err != nil {
+		t.Fatal(err)
+	}
+	y := G.NewTensor(g.Graph, tensor.Float64, 2, G.WithShape(3, 3), G.WithName("y"),
+		G.WithValue(tensor.New(tensor.WithShape(3, 3), tensor.WithBacking([]float64{0, 1, 0, 1, 0, 0, 0, 0, 1}))))
+	loss, err := layers.CrossEntropy(g.Logits, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _ := g.Learnables()
+	opt := gradcheck.Defaults()
+	opt.MaxProbes = 12
+	if err := gradcheck.Check(g.Graph, loss, nodes, opt); err != nil {
+		t.Fatal(err)
 	}
 }
 

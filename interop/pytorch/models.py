@@ -23,6 +23,7 @@ conventional and none order, after the BN (with nothing following) in swapped or
 Run ``python3 models.py --selftest`` to check the parameter counts against the reference numbers.
 """
 
+import fnmatch
 import json
 import math
 import sys
@@ -108,6 +109,21 @@ class Unit(nn.Module):
         if placement != "none":
             self.bn = nn.BatchNorm2d(cout)  # eps 1e-5, momentum 0.1, as layers/batchnorm.go
         self.act = Activation(act)
+
+    def set_placement(self, placement):
+        """Rebuild this unit in another placement (a placement rule's override): the same convolution geometry,
+        with a bias and no BN for none, without a bias and with a BN otherwise. Parameters are re-initialised, as
+        the model is built to load a state dict into."""
+        if placement not in PLACEMENTS:
+            raise ValueError(f"unknown placement {placement!r} (valid: {', '.join(PLACEMENTS)})")
+        c = self.conv
+        self.conv = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=c.groups,
+                              bias=placement == "none")
+        if placement == "none" and hasattr(self, "bn"):
+            del self.bn
+        elif placement != "none" and not hasattr(self, "bn"):
+            self.bn = nn.BatchNorm2d(c.out_channels)
+        self.placement = placement
 
     def forward(self, x, residual=None):
         y = self.conv(x)
@@ -377,9 +393,50 @@ REFERENCE_COUNTS = {
 }
 
 
+def _rule_selects(rule, names):
+    """The indices into names (the units in zoo.Describe order) that a placement rule's selector picks, as
+    zoo.PlacementRule does: first:K, last:K, first:P%, last:P% (⌊P·n/100⌋ units) or a unit-name pattern (fnmatch,
+    which agrees with Go's path.Match for the * ? [...] patterns unit names need)."""
+    sel = rule["units"]
+    kind, colon, arg = sel.partition(":")
+    n = len(names)
+    if colon and kind in ("first", "last"):
+        k = int(float(arg[:-1]) * n / 100) if arg.endswith("%") else int(arg)
+        if not 1 <= k <= n:
+            raise ValueError(f"placement rule {rule['text']!r} selects {k} of the model's {n} units")
+        return list(range(n - k, n)) if kind == "last" else list(range(k))
+    idx = [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, sel)]
+    if not idx:
+        raise ValueError(f"placement rule {rule['text']!r} matches no unit (units: {', '.join(names)})")
+    return idx
+
+
+def apply_placement_rules(model, rules):
+    """Apply zoo.Config.PlacementRules ("SELECTOR=PLACEMENT" strings, in order, a later rule winning) to a built
+    model: each selected Unit is rebuilt in the rule's placement. Units are the model's Unit modules in registration
+    order, which is the Go builder's order (zoo.Describe)."""
+    units = [(name, m) for name, m in model.named_modules() if isinstance(m, Unit)]
+    names = [name for name, _ in units]
+    want = {name: m.placement for name, m in units}
+    for text in rules or []:
+        sel, eq, placement = str(text).partition("=")
+        if not eq or not sel.strip():
+            raise ValueError(f"placement rule {text!r}: want SELECTOR=PLACEMENT")
+        placement = placement.strip().lower()
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement rule {text!r}: unknown placement {placement!r}")
+        for i in _rule_selects({"units": sel.strip(), "text": text}, names):
+            want[names[i]] = placement
+    for name, m in units:
+        if want[name] != m.placement:
+            m.set_placement(want[name])
+    return model
+
+
 def build(cfg):
     """Build the model described by a config dict (or its JSON string) like zoo.Config. A missing or zero width
-    means 1; placement "none" has no BatchNorm."""
+    means 1; placement "none" has no BatchNorm; "placement_rules" (a list of "SELECTOR=PLACEMENT") mixes
+    placements unit by unit, as zoo.Config.PlacementRules."""
     if isinstance(cfg, (str, bytes)):
         cfg = json.loads(cfg)
     arch = cfg["arch"]
@@ -391,6 +448,7 @@ def build(cfg):
     shape = [int(d) for d in cfg.get("input_shape", (3, 32, 32))]
     model = ARCHS[arch](int(cfg.get("classes", 10)), shape, cfg.get("activation", "relu"),
                         cfg.get("placement", "conventional"), width)
+    apply_placement_rules(model, cfg.get("placement_rules"))
     if "seed" in cfg:
         model.bnzoo_seed = cfg["seed"]
     return model
