@@ -146,7 +146,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.StringVar(&o.seeds, "seeds", "", "comma-separated seeds instead of the budget's (1,2,3)")
 	fs.StringVar(&o.archs, "archs", "", "comma-separated architectures instead of the budget's")
 	fs.StringVar(&o.activations, "activations", "", "comma-separated activations instead of the experiment's: "+layers.ActivationUsage())
-	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's")
+	fs.StringVar(&o.placements, "placements", "", "comma-separated placements instead of the experiment's: conventional, swapped, none, each optionally with per-unit rules (conventional+last:50%=swapped; see docs/placement.md)")
 	fs.IntVar(&o.epochs, "epochs", 0, "epochs instead of the budget's")
 	fs.StringVar(&o.lrs, "lrs", "", "comma-separated learning rates instead of the budget's (each configuration gets the one with the best validation accuracy)")
 	fs.Float64Var(&o.lr, "lr", 0, "one learning rate for every run instead of the budget's list (same as -lrs with one value)")
@@ -357,6 +357,8 @@ func (o presetFlags) grid() (*study.Grid, error) {
 	if err := g.Validate(); err != nil {
 		flagName := "experiment"
 		switch {
+		case strings.HasPrefix(err.Error(), "grid: placements:"): // its rules' messages name units and models
+			flagName = "placements"
 		case strings.Contains(err.Error(), "lrs"):
 			flagName = "lrs"
 		case strings.Contains(err.Error(), "archs") || strings.Contains(err.Error(), "model"):

@@ -260,3 +260,21 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		t.Fatalf("list: %v\n%q", err, out)
 	}
 }
+
+// TestMixedPlacementAxis: the placement axis takes per-unit rules; the points' run directories name them without
+// shell metacharacters, and a rule that selects no unit of an architecture is a usage error naming -placements.
+func TestMixedPlacementAxis(t *testing.T) {
+	args := []string{"list", "-dataset", "mnist", "-activations", "tanh", "-placements",
+		"conventional,conventional+last:50%=swapped,swapped+features.*=none", "-seeds", "1", "-lr", "0.1"}
+	out, err := runArgs(t, args...)
+	want := "0\tvgg_mini-tanh-conventional-lr0.1-seed1\n1\tvgg_mini-tanh-conventional+last_50pct=swapped-lr0.1-seed1\n" +
+		"2\tvgg_mini-tanh-swapped+features.x=none-lr0.1-seed1\n"
+	if err != nil || out != want {
+		t.Fatalf("list: %v\n%q\nwant\n%q", err, out, want)
+	}
+	_, err = runArgs(t, "list", "-dataset", "mnist", "-archs", "vgg_mini,resnet20", "-placements", "conventional+features.0=swapped")
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-placements") ||
+		!strings.Contains(err.Error(), `placement rule "features.0=swapped" matches no unit (units: stem, blocks.0.conv1`) {
+		t.Fatalf("a rule matching no resnet20 unit: %v", err)
+	}
+}

@@ -78,7 +78,8 @@ Flags:
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory holding the dataset's IDX files (default: MNIST from the GoMNIST Go module, Fashion-MNIST from /usr/share/datasets/fashion-mnist)")
 	fs.StringVar(&o.model, "model", "vgg_mini", "model: "+strings.Join(zoo.Names(), ", "))
 	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+layers.ActivationUsage())
-	fs.StringVar(&o.placements, "placements", "conventional,swapped", "comma-separated BN placements to compare: "+strings.Join(layers.PlacementNames(), ", "))
+	fs.StringVar(&o.placements, "placements", "conventional,swapped", "comma-separated BN placements to compare: "+strings.Join(layers.PlacementNames(), ", ")+
+		", each optionally with per-unit rules (conventional+last:2=swapped; see docs/placement.md)")
 	fs.IntVar(&o.epochs, "epochs", 1, "training epochs per model")
 	fs.IntVar(&o.batch, "batch-size", 128, "mini-batch size (training and evaluation)")
 	fs.Float64Var(&o.lr, "lr", train.DefaultConfig().LR, "SGD learning rate")
@@ -136,16 +137,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: -activation: %v", errUsage, err)
 	}
-	var placements []layers.Placement
-	for _, name := range strings.Split(o.placements, ",") {
-		p, err := layers.ParsePlacement(name)
+	if _, err := zoo.New(zoo.Config{Arch: o.model, Classes: 10, InputShape: [3]int{1, 28, 28}, Activation: act}, tensor.Float32); err != nil {
+		return fmt.Errorf("%w: -model: %v", errUsage, err)
+	}
+	type placement struct {
+		base  layers.Placement
+		rules []zoo.PlacementRule
+	}
+	var placements []placement
+	for _, spec := range strings.Split(o.placements, ",") {
+		p, rules, err := zoo.ParsePlacementSpec(spec)
 		if err != nil {
 			return fmt.Errorf("%w: -placements: %v", errUsage, err)
 		}
-		placements = append(placements, p)
-	}
-	if _, err := zoo.New(zoo.Config{Arch: o.model, Classes: 10, InputShape: [3]int{1, 28, 28}, Activation: act}, tensor.Float32); err != nil {
-		return fmt.Errorf("%w: -model: %v", errUsage, err)
+		// Unit names do not depend on the data: a rule that selects no unit fails before any data is read.
+		probe := zoo.Config{Arch: o.model, Classes: 10, InputShape: [3]int{1, 28, 28}, Activation: act, Placement: p,
+			PlacementRules: rules}
+		if _, err := probe.UnitPlacements(); err != nil {
+			return fmt.Errorf("%w: -placements: %v", errUsage, err)
+		}
+		placements = append(placements, placement{p, rules})
 	}
 	trainSplit, testSplit, err := datasets.Load(o.dataset, o.dataDir)
 	if err != nil {
@@ -193,12 +204,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	for _, pl := range placements {
 		cfg := zoo.Config{Arch: o.model, Classes: len(trainSplit.Classes),
-			InputShape: [3]int{trainSplit.C, trainSplit.H, trainSplit.W}, Activation: act, Placement: pl, Seed: o.seed}
+			InputShape: [3]int{trainSplit.C, trainSplit.H, trainSplit.W}, Activation: act, Placement: pl.base,
+			PlacementRules: pl.rules, Seed: o.seed}
 		rep, err := trainOne(ctx, cfg, o, trainSplit, evalSplit, testSplit, aopt, progress)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(o.out, pl.String()+".json")
+		path := filepath.Join(o.out, zoo.PlacementSpecFileName(cfg.PlacementSpec())+".json")
 		if err := rep.WriteJSON(path); err != nil {
 			return err
 		}
@@ -238,7 +250,7 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, evalSp
 		return nil, fmt.Errorf("%w: -augment: %v", errUsage, err)
 	}
 	tcfg := train.Config{Epochs: o.epochs, BatchSize: o.batch, LR: o.lr, Momentum: o.momentum,
-		WeightDecay: o.weightDecay, Seed: o.seed, Augment: augment, Progress: progress, Label: cfg.Placement.String()}
+		WeightDecay: o.weightDecay, Seed: o.seed, Augment: augment, Progress: progress, Label: cfg.PlacementSpec()}
 	tr, err := train.NewTrainer(m, tcfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -248,16 +260,16 @@ func trainOne(ctx context.Context, cfg zoo.Config, o options, trainSplit, evalSp
 	if err != nil {
 		return nil, err
 	}
-	if err := train.WriteHistory(filepath.Join(o.out, cfg.Placement.String()+".history.json"), cfg, history); err != nil {
+	if err := train.WriteHistory(filepath.Join(o.out, zoo.PlacementSpecFileName(cfg.PlacementSpec())+".history.json"), cfg, history); err != nil {
 		return nil, err
 	}
-	if err := m.Save(filepath.Join(o.out, cfg.Placement.String()+".safetensors")); err != nil {
+	if err := m.Save(filepath.Join(o.out, zoo.PlacementSpecFileName(cfg.PlacementSpec())+".safetensors")); err != nil {
 		return nil, err
 	}
 	// The analysis evaluates the test split once more, with every unit tapped; a Predictor runs it without a
 	// second "evaluate" bar identical to the one Fit just showed.
 	if progress != nil {
-		fmt.Fprintf(progress, "analysing %s on %d test images\n", cfg.Placement, testSplit.N)
+		fmt.Fprintf(progress, "analysing %s on %d test images\n", cfg.PlacementSpec(), testSplit.N)
 	}
 	p, err := train.NewPredictor(m, o.batch)
 	if err != nil {

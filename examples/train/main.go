@@ -82,7 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(io.Discard) // one error line instead of the error plus the whole usage
 	fs.StringVar(&o.model, "model", "vgg_mini", "model: "+strings.Join(zoo.Names(), ", "))
 	fs.StringVar(&o.activation, "activation", "tanh", "activation: "+layers.ActivationUsage())
-	fs.StringVar(&o.placement, "placement", "conventional", "BatchNorm placement: "+strings.Join(layers.PlacementNames(), ", "))
+	fs.StringVar(&o.placement, "placement", "conventional", "BatchNorm placement: "+strings.Join(layers.PlacementNames(), ", ")+
+		", optionally with per-unit rules: BASE+SELECTOR=PLACEMENT..., e.g. conventional+last:2=swapped (see docs/placement.md)")
 	fs.Float64Var(&o.width, "width", 0, "channel width multiplier of the MobileNets (0 = 1)")
 	fs.StringVar(&o.dataset, "dataset", "mnist", "dataset: "+strings.Join(datasets.Names(), ", "))
 	fs.StringVar(&o.dataDir, "data-dir", "", "where the dataset is (default: the dataset's default location, if it has one)")
@@ -218,24 +219,35 @@ func (o options) checkFlags() error {
 	if _, err := layers.ParseActivation(o.activation); err != nil {
 		return usageError("activation", "%v", err)
 	}
-	if _, err := layers.ParsePlacement(o.placement); err != nil {
+	pl, rules, err := zoo.ParsePlacementSpec(o.placement)
+	if err != nil {
 		return usageError("placement", "%v", err)
 	}
-	_, err := o.trainConfig()
+	// Unit names do not depend on the data's shape: a rule that selects no unit fails before any data is read.
+	act, _ := layers.ParseActivation(o.activation)
+	probe := zoo.Config{Arch: o.model, Classes: 10, InputShape: [3]int{3, 32, 32}, Activation: act, Placement: pl,
+		PlacementRules: rules, Width: o.width}
+	if _, err := probe.UnitPlacements(); err != nil && !strings.Contains(err.Error(), "width") {
+		return usageError("placement", "%v", err)
+	}
+	_, err = o.trainConfig()
 	return err
 }
 
 // modelConfig is the zoo config the flags describe for data shaped like split; errors name the flag.
 func (o options) modelConfig(split *datasets.Split) (zoo.Config, error) {
 	act, _ := layers.ParseActivation(o.activation) // checked by checkFlags
-	pl, _ := layers.ParsePlacement(o.placement)
+	pl, rules, _ := zoo.ParsePlacementSpec(o.placement)
 	c := zoo.Config{Arch: o.model, Classes: len(split.Classes), InputShape: [3]int{split.C, split.H, split.W},
-		Activation: act, Placement: pl, Width: o.width, Seed: o.seed}
+		Activation: act, Placement: pl, PlacementRules: rules, Width: o.width, Seed: o.seed}
 	if err := c.Validate(); err != nil {
 		if o.width != 0 && strings.Contains(err.Error(), "width") {
 			return c, usageError("width", "%v", err)
 		}
 		return c, usageError("model", "%v", err)
+	}
+	if _, err := c.UnitPlacements(); err != nil {
+		return c, usageError("placement", "%v", err)
 	}
 	return c, nil
 }
@@ -294,8 +306,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, progress 
 		rc.Train.Provenance = &info
 		dir := o.runDir
 		if dir == "" {
-			dir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%s-%s", o.model, rc.Model.Activation, rc.Model.Placement,
-				o.dataset, time.Now().Format("20060102-150405")))
+			dir = filepath.Join("runs", fmt.Sprintf("%s-%s-%s-%s-%s", o.model, rc.Model.Activation,
+				zoo.PlacementSpecFileName(rc.Model.PlacementSpec()), o.dataset, time.Now().Format("20060102-150405")))
 		}
 		if r, err = train.NewRun(dir, rc); err != nil {
 			if strings.Contains(err.Error(), "already holds a run") {

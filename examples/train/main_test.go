@@ -202,3 +202,19 @@ func TestPerClassSubsets(t *testing.T) {
 		t.Fatalf("run.json provenance %+v", p)
 	}
 }
+
+// TestPlacementRulesFlag: -placement takes per-unit rules; a bad one is a usage error naming the flag and the rule,
+// before any data is read.
+func TestPlacementRulesFlag(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{"conventional+last:2", `"last:2": want SELECTOR=PLACEMENT`},
+		{"conventional+blocks.*=swapped", `placement rule "blocks.*=swapped" matches no unit (units: features.0, features.1, features.2)`},
+		{"conventional+first:4=swapped", `placement rule "first:4=swapped": the model has only 3 units`},
+	} {
+		err := run(context.Background(), []string{"-placement", c.spec, "-dataset", "fashion-mnist", "-data-dir",
+			"/nonexistent/fmnist", "-quiet", "-run-dir", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{}, nil, nil)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "-placement") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("-placement %s: error %v, want a usage error naming -placement and %s", c.spec, err, c.want)
+		}
+	}
+}

@@ -235,46 +235,71 @@ func (s *Summary) rowResults(row Row) []*Result {
 	return out
 }
 
-// verdicts pairs, for every (arch, activation) with a conventional and a swapped row, the runs of equal seed and
-// compares each verdict metric.
+// verdicts pairs, for every (arch, activation), the runs of equal seed of two placements and compares each verdict
+// metric: every placement against conventional (swapped − conventional first), and every placement other than
+// conventional and swapped against swapped as well (the depth experiment's partly swapped models).
 func (s *Summary) verdicts() []Verdict {
 	var out []Verdict
-	for _, conv := range s.Rows {
-		if conv.Placement != "conventional" {
-			continue
-		}
-		for _, swap := range s.Rows {
-			if swap.Placement != "swapped" || swap.Arch != conv.Arch || swap.Activation != conv.Activation {
+	for _, baseline := range []string{"conventional", "swapped"} {
+		for _, base := range s.Rows {
+			if base.Placement != baseline {
 				continue
 			}
-			bySeed := map[int64]*Result{}
-			for _, r := range s.rowResults(conv) {
-				bySeed[r.Point.Seed] = r
-			}
-			var pairs [][2]*Result
-			for _, r := range s.rowResults(swap) {
-				if c, ok := bySeed[r.Point.Seed]; ok {
-					pairs = append(pairs, [2]*Result{c, r})
+			for _, row := range s.Rows {
+				if row.Arch != base.Arch || row.Activation != base.Activation || row.Placement == baseline ||
+					(baseline == "swapped" && row.Placement == "conventional") {
+					continue
 				}
-			}
-			for _, m := range verdictMetrics {
-				v := Verdict{Arch: conv.Arch, Activation: conv.Activation, Metric: m, ConvLR: conv.LR, SwapLR: swap.LR}
-				for _, p := range pairs {
-					a, b := metricOf(p[0], m), metricOf(p[1], m)
-					if a == nil || b == nil {
-						continue
-					}
-					v.Seeds = append(v.Seeds, p[0].Point.Seed)
-					v.Diffs = append(v.Diffs, *b-*a)
-				}
-				if len(v.Diffs) == 0 {
-					continue // an unbounded activation has no saturation
-				}
-				v.Interval = PairedInterval(v.Diffs)
-				v.Verdict = verdictOf(v.Interval, m == MetricTestAccuracy)
-				out = append(out, v)
+				out = append(out, s.pairedVerdicts(base, row)...)
 			}
 		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return comparisonRank(out[i]) < comparisonRank(out[j]) })
+	return out
+}
+
+// comparisonRank orders verdicts: swapped − conventional, then the other placements against conventional, then
+// against swapped.
+func comparisonRank(v Verdict) int {
+	switch {
+	case v.Placement == "swapped" && v.Baseline == "conventional":
+		return 0
+	case v.Baseline == "conventional":
+		return 1
+	}
+	return 2
+}
+
+// pairedVerdicts compares row against base, seed by seed, in every verdict metric.
+func (s *Summary) pairedVerdicts(base, row Row) []Verdict {
+	bySeed := map[int64]*Result{}
+	for _, r := range s.rowResults(base) {
+		bySeed[r.Point.Seed] = r
+	}
+	var pairs [][2]*Result
+	for _, r := range s.rowResults(row) {
+		if b, ok := bySeed[r.Point.Seed]; ok {
+			pairs = append(pairs, [2]*Result{b, r})
+		}
+	}
+	var out []Verdict
+	for _, m := range verdictMetrics {
+		v := Verdict{Arch: base.Arch, Activation: base.Activation, Placement: row.Placement, Baseline: base.Placement,
+			Metric: m, LR: row.LR, BaselineLR: base.LR}
+		for _, p := range pairs {
+			a, b := metricOf(p[0], m), metricOf(p[1], m)
+			if a == nil || b == nil {
+				continue
+			}
+			v.Seeds = append(v.Seeds, p[0].Point.Seed)
+			v.Diffs = append(v.Diffs, *b-*a)
+		}
+		if len(v.Diffs) == 0 {
+			continue // an unbounded activation has no saturation
+		}
+		v.Interval = PairedInterval(v.Diffs)
+		v.Verdict = verdictOf(v.Interval, m == MetricTestAccuracy, v.Placement, v.Baseline)
+		out = append(out, v)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -14,10 +15,10 @@ import (
 	"github.com/bnzoo/bnzoo/internal/plotkit"
 )
 
-// Colours of a verdict: which placement the interval favours.
+// Colours of a verdict: which placement the interval favours (swapped in swapped − conventional).
 var (
-	colorSwappedWins = plotkit.Palette[2] // green
-	colorConvWins    = plotkit.Palette[1] // red
+	colorPlacementWins = plotkit.Palette[2] // green
+	colorBaselineWins  = plotkit.Palette[1] // red
 )
 
 // writeVerdictFigures writes verdict.png (when a verdict exists) and lr.png (when the grid sweeps learning
@@ -51,21 +52,39 @@ func (e xErrPoints) XError(i int) (float64, float64) {
 	return e.xys[i].X - e.low[i], e.hii[i] - e.xys[i].X
 }
 
-// verdictFigure draws, per verdict metric, one row per (arch,) activation: the mean paired difference swapped −
-// conventional with its 95% interval, green when the interval is above 0, red below, gray across it.
+// verdictFigure draws, per verdict metric, one row per (arch,) activation and comparison: the mean paired
+// difference (swapped − conventional; in a depth grid also each partly swapped model against conventional and
+// against swapped) with its 95% interval, green when the interval is above 0 (the first-named placement better or
+// higher), red below, gray across it.
 func (s *Summary) verdictFigure() *plotkit.Figure {
 	if len(s.Verdicts) == 0 {
 		return nil
 	}
 	label := groupLabelOf(s)
+	comparisons := map[string]bool{}
+	for _, v := range s.Verdicts {
+		comparisons[v.Comparison()] = true
+	}
+	rowOf := func(v Verdict) string {
+		g := label(Point{Arch: v.Arch, Activation: v.Activation})
+		if len(comparisons) > 1 {
+			g += ": " + v.Comparison()
+		}
+		return g
+	}
 	var groups []string
 	gi := map[string]int{}
 	for _, v := range s.Verdicts {
-		g := label(Point{Arch: v.Arch, Activation: v.Activation})
+		g := rowOf(v)
 		if _, ok := gi[g]; !ok {
 			gi[g] = len(groups)
 			groups = append(groups, g)
 		}
+	}
+	xlabel, title := "placement − baseline", "Placement − baseline, paired by seed: mean and 95% interval"
+	if len(comparisons) == 1 {
+		xlabel = s.Verdicts[0].Comparison()
+		title = strings.ToUpper(xlabel[:1]) + xlabel[1:] + ", paired by seed: mean and 95% interval"
 	}
 	var panels []*plot.Plot
 	for _, m := range verdictMetrics {
@@ -73,7 +92,7 @@ func (s *Summary) verdictFigure() *plotkit.Figure {
 		if m == MetricTestAccuracy {
 			scale, unit = 100, " (pp)"
 		}
-		p := plotkit.NewPanel(m, "swapped − conventional"+unit, "")
+		p := plotkit.NewPanel(m, xlabel+unit, "")
 		any := false
 		lo, hi := 0.0, 0.0
 		for _, v := range s.Verdicts {
@@ -81,18 +100,18 @@ func (s *Summary) verdictFigure() *plotkit.Figure {
 				continue
 			}
 			any = true
-			y := float64(gi[label(Point{Arch: v.Arch, Activation: v.Activation})])
+			y := float64(gi[rowOf(v)])
 			pt := xErrPoints{xys: plotter.XYs{{X: scale * v.Mean, Y: y}}, low: []float64{scale * v.Mean}, hii: []float64{scale * v.Mean}}
 			if !math.IsNaN(v.Low) {
 				pt.low[0], pt.hii[0] = scale*v.Low, scale*v.High
 			}
 			lo, hi = math.Min(lo, pt.low[0]), math.Max(hi, pt.hii[0])
 			col := plotkit.Gray
-			switch v.Verdict {
-			case VerdictSwapped, VerdictSwappedHi:
-				col = colorSwappedWins
-			case VerdictConventional, VerdictConvHi:
-				col = colorConvWins
+			switch v.favours() {
+			case 1:
+				col = colorPlacementWins
+			case -1:
+				col = colorBaselineWins
 			}
 			if eb, err := plotter.NewXErrorBars(pt); err == nil {
 				eb.LineStyle = draw.LineStyle{Color: col, Width: vg.Points(2)}
@@ -117,7 +136,11 @@ func (s *Summary) verdictFigure() *plotkit.Figure {
 		p.Y.Min, p.Y.Max = -0.5, float64(len(groups))-0.5
 		panels = append(panels, p)
 	}
-	title := "Swapped − conventional, paired by seed: mean and 95% interval" + s.titleSuffix()
+	title += s.titleSuffix()
+	first, second := "placement", "baseline"
+	if len(comparisons) == 1 {
+		first, second = s.Verdicts[0].Placement, s.Verdicts[0].Baseline
+	}
 	cols := min(len(panels), 2)
 	rows := (len(panels) + cols - 1) / cols
 	for len(panels) < rows*cols {
@@ -125,8 +148,8 @@ func (s *Summary) verdictFigure() *plotkit.Figure {
 	}
 	return &plotkit.Figure{Title: title, Rows: rows, Cols: cols, Panels: panels, W: 1200, H: 180 + 60*len(groups)*rows + 120*rows,
 		Legend: []plotkit.LegendItem{
-			{Name: "interval above 0 (swapped better / higher)", Thumbs: dotThumb(colorSwappedWins)},
-			{Name: "interval below 0 (conventional better / higher)", Thumbs: dotThumb(colorConvWins)},
+			{Name: "interval above 0 (" + first + " better / higher)", Thumbs: dotThumb(colorPlacementWins)},
+			{Name: "interval below 0 (" + second + " better / higher)", Thumbs: dotThumb(colorBaselineWins)},
 			{Name: "interval holds 0", Thumbs: dotThumb(plotkit.Gray)},
 		}}
 }

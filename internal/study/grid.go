@@ -45,8 +45,10 @@ type Grid struct {
 
 	Archs       []string `json:"archs"`
 	Activations []string `json:"activations"` // names as layers.ParseActivation takes them
-	Placements  []string `json:"placements"`  // names as layers.ParsePlacement takes them
-	Seeds       []int64  `json:"seeds"`
+	// Placements are specs as zoo.ParsePlacementSpec takes them: "conventional", "swapped", or a base placement
+	// with per-unit rules, "conventional+last:50%=swapped".
+	Placements []string `json:"placements"`
+	Seeds      []int64  `json:"seeds"`
 	// LRs is the learning-rate axis: each configuration (arch, activation, placement) is trained at every rate on
 	// the first SweepSeeds seeds, and the rate with the highest mean final validation accuracy over them is the
 	// configuration's chosen rate, at which the remaining seeds run (see ChooseLRs). SweepSeeds 0 (or ≥ the number
@@ -85,13 +87,15 @@ type Point struct {
 func (p Point) Chosen() bool { return p.LR == 0 }
 
 // ID names the point's run directory: <arch>-<activation>-<placement>-lr<lr>-seed<k>, with the ':' of a
-// parameterised activation (shifted_tanh:0.5) written as '_'; "lr-chosen" for a point not resolved yet.
+// parameterised activation (shifted_tanh:0.5) written as '_' and a mixed placement as zoo.PlacementSpecFileName
+// writes it; "lr-chosen" for a point not resolved yet.
 func (p Point) ID() string {
 	lr := "lr-chosen"
 	if !p.Chosen() {
 		lr = "lr" + strconv.FormatFloat(p.LR, 'g', -1, 64)
 	}
-	return fmt.Sprintf("%s-%s-%s-%s-seed%d", p.Arch, strings.ReplaceAll(p.Activation, ":", "_"), p.Placement, lr, p.Seed)
+	return fmt.Sprintf("%s-%s-%s-%s-seed%d", p.Arch, strings.ReplaceAll(p.Activation, ":", "_"),
+		zoo.PlacementSpecFileName(p.Placement), lr, p.Seed)
 }
 
 // Config is the point's model without its data shape: arch, activation, placement (what is averaged over seeds).
@@ -165,7 +169,7 @@ func (g *Grid) Validate() error {
 		}
 	}
 	for _, p := range g.Placements {
-		if _, err := layers.ParsePlacement(p); err != nil {
+		if err := g.checkPlacement(p); err != nil {
 			return fmt.Errorf("grid: placements: %w", err)
 		}
 	}
@@ -210,7 +214,7 @@ func (g *Grid) Validate() error {
 	rc := train.RunConfig{Data: g.Data, Train: g.Train,
 		Model: zoo.Config{Arch: g.Archs[0], Classes: 10, InputShape: [3]int{3, 32, 32}, Width: g.Width}}
 	rc.Model.Activation, _ = layers.ParseActivation(g.Activations[0])
-	rc.Model.Placement, _ = layers.ParsePlacement(g.Placements[0])
+	rc.Model.Placement, rc.Model.PlacementRules, _ = zoo.ParsePlacementSpec(g.Placements[0])
 	if err := rc.Validate(); err != nil {
 		return fmt.Errorf("grid: %w", err)
 	}
@@ -271,4 +275,26 @@ func ReadGrid(path string) (*Grid, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &g, nil
+}
+
+// checkPlacement parses a placement spec and, when it has rules, resolves them against every architecture of the
+// grid (unit names and counts do not depend on the data's shape or classes), so a rule that selects no unit of one
+// of them fails here, before any run.
+func (g *Grid) checkPlacement(spec string) error {
+	base, rules, err := zoo.ParsePlacementSpec(spec)
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	act, err := layers.ParseActivation(g.Activations[0])
+	if err != nil {
+		return err
+	}
+	for _, a := range g.Archs {
+		c := zoo.Config{Arch: a, Classes: 10, InputShape: [3]int{3, 32, 32}, Activation: act, Placement: base,
+			PlacementRules: rules, Width: g.Width}
+		if _, err := c.UnitPlacements(); err != nil {
+			return fmt.Errorf("placement %q: %w", spec, err)
+		}
+	}
+	return nil
 }

@@ -11,7 +11,8 @@ import (
 // Confidence is the level of every interval a study reports.
 const Confidence = 0.95
 
-// Verdict texts: which placement the paired differences (swapped − conventional) favour at 95%.
+// Verdict texts of the order experiment's comparison, swapped − conventional, at 95%. Other comparisons (the
+// depth experiment's) read the same with their placements' names: "<placement> better", "<baseline> higher".
 const (
 	VerdictSwapped      = "swapped better"
 	VerdictConventional = "conventional better"
@@ -52,36 +53,56 @@ func PairedInterval(diffs []float64) Interval {
 	return iv
 }
 
-// verdictOf names what an interval of swapped − conventional says: for accuracy "swapped better" / "conventional
-// better", for a metric "swapped higher" / "conventional higher", and "no significant difference at 95%" when
-// the interval holds 0.
-func verdictOf(iv Interval, accuracy bool) string {
+// verdictOf names what an interval of placement − baseline says: for accuracy "<placement> better" / "<baseline>
+// better", for a metric "<placement> higher" / "<baseline> higher", and "no significant difference at 95%" when the
+// interval holds 0.
+func verdictOf(iv Interval, accuracy bool, placement, baseline string) string {
+	word := " higher"
+	if accuracy {
+		word = " better"
+	}
 	switch {
 	case iv.N < 2:
 		return VerdictTooFew
-	case iv.Low > 0 && accuracy:
-		return VerdictSwapped
-	case iv.High < 0 && accuracy:
-		return VerdictConventional
 	case iv.Low > 0:
-		return VerdictSwappedHi
+		return placement + word
 	case iv.High < 0:
-		return VerdictConvHi
+		return baseline + word
 	}
 	return VerdictNone
 }
 
-// Verdict is the paired comparison of swapped against conventional for one (arch, activation) and one quantity,
-// each placement at its own chosen learning rate.
+// Verdict is the paired comparison of two placements of one (arch, activation) in one quantity, each placement at
+// its own chosen learning rate: swapped against conventional in the order experiment, and in the depth experiment
+// each partly swapped model against conventional and against swapped.
 type Verdict struct {
 	Arch, Activation string
-	Metric           string // "test_accuracy" or a layer-averaged metric name
-	// ConvLR and SwapLR are the placements' chosen learning rates.
-	ConvLR, SwapLR float64
+	// Placement and Baseline are the compared placements (specs as the grid names them); differences are
+	// Placement − Baseline.
+	Placement, Baseline string
+	Metric              string // "test_accuracy" or a layer-averaged metric name
+	// LR and BaselineLR are the placements' chosen learning rates.
+	LR, BaselineLR float64
 	Seeds          []int64   // the seeds with a finished run in both placements
-	Diffs          []float64 // swapped − conventional per seed, in Seeds order
+	Diffs          []float64 // Placement − Baseline per seed, in Seeds order
 	Interval
 	Verdict string
+}
+
+// Comparison is "placement − baseline".
+func (v Verdict) Comparison() string { return v.Placement + " − " + v.Baseline }
+
+// favours is +1 when the interval lies above 0 (Placement better or higher), −1 below (Baseline), 0 otherwise.
+func (v Verdict) favours() int {
+	switch {
+	case v.N < 2 || math.IsNaN(v.Low):
+		return 0
+	case v.Low > 0:
+		return 1
+	case v.High < 0:
+		return -1
+	}
+	return 0
 }
 
 // String is a one-line description, as the note and the tests quote it.
@@ -90,6 +111,6 @@ func (v Verdict) String() string {
 	if v.Metric == MetricTestAccuracy {
 		scale, unit = 100, " pp"
 	}
-	return fmt.Sprintf("%s %s %s: %+.3g%s [%+.3g, %+.3g] over %d seeds: %s", v.Arch, v.Activation, v.Metric,
-		scale*v.Mean, unit, scale*v.Low, scale*v.High, v.N, v.Verdict)
+	return fmt.Sprintf("%s %s %s, %s: %+.3g%s [%+.3g, %+.3g] over %d seeds: %s", v.Arch, v.Activation, v.Metric,
+		v.Comparison(), scale*v.Mean, unit, scale*v.Low, scale*v.High, v.N, v.Verdict)
 }

@@ -29,6 +29,10 @@ var Experiments = []Experiment{
 		Placements: []string{"conventional", "swapped"},
 		Tests: "the shift in both orders: a BN before the activation can undo a shift (its β absorbs it), one after " +
 			"cannot; relates accuracy to asymmetric_saturation across runs"},
+	{Name: "depth", Activations: []string{"tanh", "lecun_tanh", "softsign"},
+		Placements: []string{"conventional", "swapped", "conventional+first:50%=swapped", "conventional+last:50%=swapped"},
+		Tests: "where in the network the swap matters: only the first half of the units swapped, or only the last " +
+			"half (⌊n/2⌋ each; an odd middle unit stays conventional), against conventional and against all swapped"},
 	{Name: "sparsity", Activations: []string{"relu", "tanh", "lecun_tanh", "softsign", "sigmoid", "hardtanh"},
 		Placements: []string{"conventional", "swapped"},
 		Tests:      "relates accuracy to the sparsity of what the next layer receives, across activations and orders"},

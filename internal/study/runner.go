@@ -108,13 +108,13 @@ func (r *Runner) RunConfig(p Point, split *datasets.Split) (train.RunConfig, err
 	if err != nil {
 		return train.RunConfig{}, err
 	}
-	pl, err := layers.ParsePlacement(p.Placement)
+	pl, rules, err := zoo.ParsePlacementSpec(p.Placement)
 	if err != nil {
 		return train.RunConfig{}, err
 	}
 	rc := train.RunConfig{Dtype: "float32", Data: r.Grid.Data, Train: r.Grid.Train,
 		Model: zoo.Config{Arch: p.Arch, Classes: len(split.Classes), InputShape: [3]int{split.C, split.H, split.W},
-			Activation: act, Placement: pl, Width: r.Grid.Width, Seed: p.Seed}}
+			Activation: act, Placement: pl, PlacementRules: rules, Width: r.Grid.Width, Seed: p.Seed}}
 	rc.Train.Seed = p.Seed
 	rc.Train.LR = p.LR
 	rc.Train.Label = p.ID()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bnzoo/bnzoo/analysis"
 	"github.com/bnzoo/bnzoo/train"
+	"github.com/bnzoo/bnzoo/zoo"
 )
 
 // tinyGrid is a grid of two real MNIST runs small enough for a test: vgg_mini tanh in both placements, one seed,
@@ -185,8 +186,12 @@ func fakeResult(t *testing.T, g *Grid, dir string, p Point, status string, acc, 
 	if p.Activation == "relu" {
 		lo, hi = 0, math.Inf(1)
 	}
+	base, _, err := zoo.ParsePlacementSpec(p.Placement) // a layer has one of the three placements
+	if err != nil {
+		t.Fatal(err)
+	}
 	col, err := analysis.NewCollector([]analysis.LayerSpec{{Name: "features.0", Activation: p.Activation,
-		Placement: p.Placement, Channels: 2, Lower: lo, Upper: hi}}, analysis.DefaultOptions())
+		Placement: base.String(), Channels: 2, Lower: lo, Upper: hi}}, analysis.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

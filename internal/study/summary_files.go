@@ -102,15 +102,16 @@ func (s *Summary) Table() string {
 	return b.String()
 }
 
-// VerdictTable is the Markdown table of the verdicts: per (arch, activation) and quantity, the mean paired
-// difference swapped − conventional with its 95% interval (accuracy in percentage points).
+// VerdictTable is the Markdown table of the verdicts: per (arch, activation), comparison and quantity, the mean
+// paired difference (swapped − conventional, …) with its 95% interval (accuracy in percentage points) and the
+// learning rates of the two placements, in the comparison's order.
 func (s *Summary) VerdictTable() string {
 	if len(s.Verdicts) == 0 {
 		return "No verdict yet: no seed has a finished run in both placements of one configuration.\n"
 	}
 	var b strings.Builder
-	b.WriteString("| arch | activation | quantity | lr conv. / swapped | seeds | swapped − conventional | 95% CI | verdict |\n")
-	b.WriteString("|---|---|---|---|--:|--:|---|---|\n")
+	b.WriteString("| arch | activation | comparison | quantity | learning rates | seeds | difference | 95% CI | verdict |\n")
+	b.WriteString("|---|---|---|---|---|--:|--:|---|---|\n")
 	for _, v := range s.Verdicts {
 		scale, f := 1.0, "%+.3g" // metrics: three significant digits, so a tiny difference does not read as +0.000
 		if v.Metric == MetricTestAccuracy {
@@ -125,8 +126,8 @@ func (s *Summary) VerdictTable() string {
 		if v.Metric == MetricTestAccuracy {
 			verdict = "**" + verdict + "**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %g / %g | %d | "+f+" | %s | %s |\n", v.Arch, v.Activation, v.Metric,
-			v.ConvLR, v.SwapLR, v.N, scale*v.Mean, ci, verdict)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %g / %g | %d | "+f+" | %s | %s |\n", v.Arch, v.Activation,
+			v.Comparison(), v.Metric, v.LR, v.BaselineLR, v.N, scale*v.Mean, ci, verdict)
 	}
 	return b.String()
 }
@@ -192,7 +193,7 @@ func (s *Summary) Protocol() string {
 	b.WriteString("The test split is evaluated once per run, after training: on the final model (the accuracy " +
 		"of every table and verdict) and on the checkpoint of the best validation epoch. Verdicts pair the runs " +
 		"of equal seed (same initial weights and data order) at each placement's chosen rate: swapped − " +
-		"conventional per seed, its mean and 95% Student-t confidence interval over the seeds; \"no significant " +
+		"conventional per seed (and, for any other placement of the grid, it − conventional and it − swapped), its mean and 95% Student-t confidence interval over the seeds; \"no significant " +
 		"difference\" when the interval holds 0. Metrics are layer averages of the final model on the test split " +
 		"(saturation fields over bounded layers only).")
 	return b.String()
@@ -228,7 +229,7 @@ func (s *Summary) Markdown(figs, comps []string) string {
 	if s.Missing > 0 {
 		fmt.Fprintf(&b, ", %d grid points not finished (the tables show what exists)", s.Missing)
 	}
-	b.WriteString(".\n\n## Verdict: swapped − conventional, paired by seed\n\n")
+	b.WriteString(".\n\n## Verdict: placement − baseline, paired by seed\n\n")
 	b.WriteString(s.VerdictTable())
 	if lt := s.LRTable(); lt != "" {
 		b.WriteString("\n## Learning rate: mean final validation accuracy (%) over the sweep seeds\n\n" + lt)
@@ -282,14 +283,14 @@ func writeCSV(rows [][]string) ([]byte, error) {
 }
 
 func (s *Summary) verdictsCSV() ([]byte, error) {
-	rows := [][]string{{"arch", "activation", "metric", "conventional_lr", "swapped_lr", "seeds", "diffs", "mean_diff",
-		"std_diff", "ci_low", "ci_high", "verdict"}}
+	rows := [][]string{{"arch", "activation", "placement", "baseline", "metric", "placement_lr", "baseline_lr", "seeds",
+		"diffs", "mean_diff", "std_diff", "ci_low", "ci_high", "verdict"}}
 	for _, v := range s.Verdicts {
 		seeds, diffs := make([]string, len(v.Seeds)), make([]string, len(v.Diffs))
 		for i := range v.Seeds {
 			seeds[i], diffs[i] = strconv.FormatInt(v.Seeds[i], 10), ff(v.Diffs[i])
 		}
-		rows = append(rows, []string{v.Arch, v.Activation, v.Metric, ff(v.ConvLR), ff(v.SwapLR),
+		rows = append(rows, []string{v.Arch, v.Activation, v.Placement, v.Baseline, v.Metric, ff(v.LR), ff(v.BaselineLR),
 			strings.Join(seeds, " "), strings.Join(diffs, " "), ff(v.Mean), ff(v.Std), ff(v.Low), ff(v.High), v.Verdict})
 	}
 	return writeCSV(rows)

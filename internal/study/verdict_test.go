@@ -25,23 +25,23 @@ func TestPairedIntervalByHand(t *testing.T) {
 		!near(iv.HalfWidth, 1.9632432) || !near(iv.Low, 1.0367568) || !near(iv.High, 4.9632432) {
 		t.Fatalf("1…5: %+v", iv)
 	}
-	if v := verdictOf(iv, true); v != VerdictSwapped {
+	if v := verdictOf(iv, true, "swapped", "conventional"); v != VerdictSwapped {
 		t.Fatalf("interval above 0: %q", v)
 	}
 	iv = PairedInterval([]float64{0.01, 0.03, 0.02})
 	if !near(iv.Mean, 0.02) || !near(iv.Std, 0.01) || !near(iv.TQuantile, 4.3026527) || !near(iv.HalfWidth, 0.0248414) {
 		t.Fatalf("0.01, 0.03, 0.02: %+v", iv)
 	}
-	if v := verdictOf(iv, true); v != VerdictNone {
+	if v := verdictOf(iv, true, "swapped", "conventional"); v != VerdictNone {
 		t.Fatalf("interval holding 0: %q", v)
 	}
-	if v := verdictOf(PairedInterval([]float64{-1, -1.1, -0.9}), true); v != VerdictConventional {
+	if v := verdictOf(PairedInterval([]float64{-1, -1.1, -0.9}), true, "swapped", "conventional"); v != VerdictConventional {
 		t.Fatalf("interval below 0: %q", v)
 	}
-	if v := verdictOf(PairedInterval([]float64{-1, -1.1, -0.9}), false); v != VerdictConvHi {
+	if v := verdictOf(PairedInterval([]float64{-1, -1.1, -0.9}), false, "swapped", "conventional"); v != VerdictConvHi {
 		t.Fatalf("a metric below 0: %q", v)
 	}
-	if iv := PairedInterval([]float64{0.5}); iv.N != 1 || !math.IsNaN(iv.Low) || verdictOf(iv, true) != VerdictTooFew {
+	if iv := PairedInterval([]float64{0.5}); iv.N != 1 || !math.IsNaN(iv.Low) || verdictOf(iv, true, "swapped", "conventional") != VerdictTooFew {
 		t.Fatalf("one pair: %+v", iv)
 	}
 }
@@ -128,7 +128,7 @@ func TestSelectionAndVerdictByHand(t *testing.T) {
 	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
 	if acc == nil || !reflect.DeepEqual(acc.Seeds, []int64{1, 2, 3}) || !near(acc.Mean, 0.02) ||
 		!near(acc.Low, 0.02-0.0248414) || !near(acc.High, 0.02+0.0248414) || acc.Verdict != VerdictNone ||
-		acc.ConvLR != 0.1 || acc.SwapLR != 0.01 {
+		acc.BaselineLR != 0.1 || acc.LR != 0.01 {
 		t.Fatalf("accuracy verdict %+v, want mean 0.02 ± 0.0248414 over seeds 1–3, no significant difference", acc)
 	}
 	if err := WriteSummaryDir(dir, s); err != nil {
@@ -136,7 +136,7 @@ func TestSelectionAndVerdictByHand(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, SummaryMarkdown))
 	v, l, c := strings.Index(string(md), "## Verdict"), strings.Index(string(md), "## Learning rate"), strings.Index(string(md), "## Each configuration")
-	if v < 0 || l < v || c < l || !strings.Contains(string(md), "| vgg_mini | tanh | test_accuracy | 0.1 / 0.01 | 3 | +2.00 pp | [-0.48, +4.48 pp] |") ||
+	if v < 0 || l < v || c < l || !strings.Contains(string(md), "| vgg_mini | tanh | swapped − conventional | test_accuracy | 0.01 / 0.1 | 3 | +2.00 pp | [-0.48, +4.48 pp] |") ||
 		!strings.Contains(string(md), "| vgg_mini | tanh | conventional | 80.00 | **85.00** | 0.1 |") {
 		t.Fatalf("summary.md: verdict, learning rate and configuration sections missing or out of order:\n%s", md)
 	}
@@ -231,7 +231,7 @@ func TestTinyStudyChoosesNothingOnTheTestSplit(t *testing.T) {
 		}
 	}
 	md, err := os.ReadFile(filepath.Join(dir, SummaryMarkdown))
-	if err != nil || !strings.Contains(string(md), "## Verdict") || !strings.Contains(string(md), "| vgg_mini | tanh | test_accuracy |") ||
+	if err != nil || !strings.Contains(string(md), "## Verdict") || !strings.Contains(string(md), "| vgg_mini | tanh | swapped − conventional | test_accuracy |") ||
 		!strings.Contains(string(md), "## Learning rate") {
 		t.Fatalf("summary.md lacks the verdict or learning-rate table (%v):\n%s", err, md)
 	}
@@ -241,5 +241,65 @@ func TestTinyStudyChoosesNothingOnTheTestSplit(t *testing.T) {
 		if err != nil || len(b) == 0 || (strings.HasSuffix(f, ".png") && string(b[1:4]) != "PNG") {
 			t.Errorf("%s missing or not a PNG (%v)", f, err)
 		}
+	}
+}
+
+// TestDepthVerdictsByHand: a grid with a partly swapped placement compares it against conventional and against
+// swapped, after swapped − conventional, with the differences, intervals and verdict texts computed by hand.
+func TestDepthVerdictsByHand(t *testing.T) {
+	dir := t.TempDir()
+	const last = "conventional+last:1=swapped"
+	g := sweepGrid()
+	g.Placements, g.LRs, g.SweepSeeds = []string{"conventional", "swapped", last}, nil, 0
+	if err := WriteGrid(dir, g); err != nil {
+		t.Fatal(err)
+	}
+	acc := map[string][]float64{"conventional": {0.70, 0.70, 0.70}, "swapped": {0.71, 0.73, 0.72}, last: {0.75, 0.76, 0.77}}
+	for _, p := range g.Points() {
+		fakeResult(t, g, dir, p, StatusDone, acc[p.Placement][p.Seed-1], 0.1, 0.2)
+	}
+	if got := g.Points()[2].ID(); got != "vgg_mini-tanh-conventional+last_1=swapped-lr0.01-seed1" {
+		t.Fatalf("point ID %q", got)
+	}
+	s, err := Collect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Verdict
+	for _, v := range s.Verdicts {
+		if v.Metric == MetricTestAccuracy {
+			got = append(got, v)
+		}
+	}
+	const half = 0.0248414 // t_{0.975, 2} · 0.01 / √3
+	want := []struct {
+		cmp     string
+		mean    float64
+		verdict string
+	}{
+		{"swapped − conventional", 0.02, VerdictNone},
+		{last + " − conventional", 0.06, last + " better"},
+		{last + " − swapped", 0.04, last + " better"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d accuracy verdicts, want %d: %+v", len(got), len(want), got)
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
+	for i, w := range want {
+		v := got[i]
+		if v.Comparison() != w.cmp || !near(v.Mean, w.mean) || !near(v.Low, w.mean-half) || !near(v.High, w.mean+half) ||
+			v.Verdict != w.verdict || v.N != 3 {
+			t.Errorf("verdict %d: %s, want %s %+.2f ± %.7f: %s", i, v, w.cmp, w.mean, half, w.verdict)
+		}
+	}
+	if err := WriteSummaryDir(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, SummaryMarkdown))
+	if !strings.Contains(string(md), "| vgg_mini | tanh | "+last+" − swapped | test_accuracy | 0.01 / 0.01 | 3 | +4.00 pp |") {
+		t.Fatalf("summary.md lacks the partly swapped model against swapped:\n%s", md)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FiguresDir, "verdict.png")); err != nil {
+		t.Fatal(err)
 	}
 }
