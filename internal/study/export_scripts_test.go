@@ -155,3 +155,48 @@ func TestArrayTaskWithoutTheProgram(t *testing.T) {
 		t.Fatalf("%v\n%s", err, msg)
 	}
 }
+
+// TestK8sSubmitScript runs k8s-submit.sh with a fake kubectl whose Jobs end as given: it deletes the study's Jobs
+// left from an earlier submission, applies the sweep's Job, waits for it, the other points' Job, waits, then the
+// collect Job, passes its arguments to every kubectl, and its wait returns on a failed Job too (the collect Job's
+// failure is its exit status).
+func TestK8sSubmitScript(t *testing.T) {
+	out, bin := t.TempDir(), t.TempDir()
+	if _, err := Export(out, sweptGrid(), ExportOptions{Dir: "/shared/bnzoo/order"}); err != nil {
+		t.Fatal(err)
+	}
+	calls := filepath.Join(bin, "calls")
+	// The sweep's Job failed (an index failed for good), the other one completed, the collect Job failed.
+	fakeCommand(t, bin, "kubectl", `echo "$*" >> `+calls+`
+case "$*" in
+  *"get job bnzoo-order-quick-sweep "*) echo "FailureTarget Failed" ;;
+  *"get job bnzoo-order-quick "*) echo "Complete" ;;
+  *"get job bnzoo-order-quick-collect "*) echo "Failed" ;;
+esac
+`)
+	cmd := exec.Command(filepath.Join(out, K8sSubmitFile), "-n", "lab")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	msg, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("%s with a failed collect Job: %v, want exit status 1\n%s", K8sSubmitFile, err, msg)
+	}
+	b, _ := os.ReadFile(calls)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		got = append(got, strings.Join(strings.Fields(l)[:4], " "))
+	}
+	want := []string{"-n lab delete job", "-n lab apply -f", "-n lab get job", "-n lab apply -f", "-n lab get job",
+		"-n lab apply -f", "-n lab get job", "-n lab logs job/bnzoo-order-quick-collect"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("kubectl calls\n got %q\nwant %q\n(all: %s)", got, want, b)
+	}
+	for i, f := range []string{K8sSweepFile, K8sJobFile, K8sCollectFile} {
+		if l := strings.Split(string(b), "\n")[1+2*i]; !strings.HasSuffix(l, "/"+f) {
+			t.Errorf("apply %d: %q, want %s", i, l, f)
+		}
+	}
+	if !strings.Contains(string(b), "delete job --ignore-not-found --cascade=foreground --wait bnzoo-order-quick-sweep bnzoo-order-quick bnzoo-order-quick-collect") {
+		t.Errorf("no deletion of the earlier Jobs:\n%s", b)
+	}
+}
