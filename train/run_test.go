@@ -321,6 +321,9 @@ func TestInterruptAndResume(t *testing.T) {
 			if ie.Checkpoint != want || !strings.Contains(err.Error(), "resume the run from "+dir) {
 				t.Fatalf("err = %v, want checkpoint %s and how to resume", err, want)
 			}
+			if ie.Resume = "resubmit index 3"; !strings.HasSuffix(err.Error(), "; resubmit index 3") || strings.Contains(err.Error(), "resume the run") {
+				t.Fatalf("with Resume set: %v", err)
+			}
 			if names, _ := Checkpoints(dir); !slices.Equal(names, c.want) {
 				t.Fatalf("checkpoints %v, want %v", names, c.want)
 			}

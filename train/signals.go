@@ -56,7 +56,10 @@ type InterruptedError struct {
 	Position   Position
 	GlobalStep int
 	Cause      error
-	ctxErr     error
+	// Resume, when set, replaces "resume the run from <Dir>" at the end of the message: how the program that ran
+	// the run continues it (a scheduler task resubmits its index, say).
+	Resume string
+	ctxErr error
 }
 
 func (e *InterruptedError) Error() string {
@@ -64,11 +67,15 @@ func (e *InterruptedError) Error() string {
 	if e.Cause != nil {
 		why = " (" + e.Cause.Error() + ")"
 	}
-	if e.Checkpoint == "" {
-		return fmt.Sprintf("interrupted%s before the first step; resume the run from %s", why, e.Dir)
+	resume := e.Resume
+	if resume == "" {
+		resume = "resume the run from " + e.Dir
 	}
-	return fmt.Sprintf("interrupted%s after step %d (epoch %d, %d steps into it); checkpoint %s; resume the run from %s",
-		why, e.GlobalStep, e.Position.Epoch+1, e.Position.Step, e.Checkpoint, e.Dir)
+	if e.Checkpoint == "" {
+		return fmt.Sprintf("interrupted%s before the first step; %s", why, resume)
+	}
+	return fmt.Sprintf("interrupted%s after step %d (epoch %d, %d steps into it); checkpoint %s; %s",
+		why, e.GlobalStep, e.Position.Epoch+1, e.Position.Step, e.Checkpoint, resume)
 }
 
 // Unwrap returns the context's error and its cause.

@@ -10,8 +10,10 @@
 //	    -dir /shared/bnzoo/order-full-cifar10 -out ./order-full-cifar10
 //	bnzoo-study run-index -dir /shared/bnzoo/order-full-cifar10 -index 7     (what each scheduler task runs)
 //
-// Re-running skips finished runs and resumes interrupted ones, so a killed study continues where it stopped.
-// Exit status: 0 done, 1 failed, 2 bad flags, 128+signal interrupted.
+// On a cluster it runs as bnzoo-study (go build -o bnzoo-study ./examples/study), the name the exported scripts
+// call; docs/cluster.md tells how. Re-running skips finished runs and resumes interrupted ones, so a killed study
+// continues where it stopped. Exit status: 0 done, 1 failed, 2 bad flags, 3 collect -complete found grid points
+// without a result, 128+signal interrupted.
 package main
 
 import (
@@ -47,12 +49,20 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// errUsage, usageError and exitCode: see internal/cli.
+// errUsage and usageError: see internal/cli.
 var (
 	errUsage   = cli.ErrUsage
 	usageError = cli.UsageError
-	exitCode   = cli.ExitCode
 )
+
+// exitCode is internal/cli's exit status, and study.ExitIncomplete for a collect that found grid points without a
+// result (so that a scheduler shows the collect job failed).
+func exitCode(err error) int {
+	if errors.Is(err, study.ErrIncomplete) {
+		return study.ExitIncomplete
+	}
+	return cli.ExitCode(err)
+}
 
 const usageText = `study runs a grid of training runs and aggregates it.
 
@@ -60,7 +70,8 @@ Usage:
   go run ./examples/study [run] [flags]     run a preset grid (skips finished runs, resumes interrupted ones), then collect
   go run ./examples/study list [flags]      print the grid's points with their indices
   go run ./examples/study collect -dir DIR  aggregate whatever runs DIR holds: summary.md (verdicts first), CSVs, figures/
-  go run ./examples/study export [flags]    write grid.json, a Kubernetes Indexed Job and a Slurm job array
+  go run ./examples/study export [flags]    write grid.json, Slurm job arrays and Kubernetes Indexed Jobs with the
+                                            scripts that submit them (docs/cluster.md)
   go run ./examples/study run-index -dir DIR -index I
                                             run grid point I of the study in DIR (what each scheduler task runs)
 
@@ -130,8 +141,7 @@ type presetFlags struct {
 	lrs                                                     string
 	quiet, noFigures                                        bool
 	// export only
-	out, command, name, image, pvc, mount, timeLimit string
-	parallelism, cpus, memory                        int
+	export exportFlags
 }
 
 func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -161,16 +171,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs.BoolVar(&o.noFigures, "no-figures", false, "skip the figures and comparisons when collecting")
 	}
 	if cmd == "export" {
-		fs.StringVar(&o.out, "out", "", "where to write grid.json and the scheduler files (default -dir)")
-		fs.StringVar(&o.command, "command", "bnzoo-study", "the study program as the tasks run it (go build -o bnzoo-study ./examples/study)")
-		fs.StringVar(&o.name, "name", "", "Job / job-array name (default bnzoo-<experiment>-<budget>)")
-		fs.StringVar(&o.image, "image", "bnzoo:latest", "Kubernetes: container image holding -command")
-		fs.StringVar(&o.pvc, "pvc", "bnzoo-shared", "Kubernetes: PersistentVolumeClaim of the shared storage")
-		fs.StringVar(&o.mount, "mount", "", "Kubernetes: where the claim is mounted (default the parent of -dir)")
-		fs.StringVar(&o.timeLimit, "time", "24:00:00", "Slurm: --time of each task")
-		fs.IntVar(&o.parallelism, "parallelism", 0, "tasks at a time (0 = all)")
-		fs.IntVar(&o.cpus, "cpus", 2, "CPUs per task")
-		fs.IntVar(&o.memory, "memory", 8, "memory per task, GiB")
+		o.export.register(fs)
 	}
 	exps, budgets := describePresets()
 	if err := parse(fs, args, stderr, fmt.Sprintf(usageText, exps, budgets)); err != nil {
@@ -178,8 +179,8 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 	}
 	// Every override, in run, list and export alike: NaN/Inf and out-of-range values are refused, naming the flag,
 	// rather than ignored in favour of the preset's (issue 15).
-	if err := cli.CheckFlags(fs, cli.FlagRules{Positive: []string{"lr"}, NonNegative: []string{"epochs",
-		"train-per-class", "test-per-class", "workers", "parallelism", "cpus", "memory"}}); err != nil {
+	if err := cli.CheckFlags(fs, cli.FlagRules{Positive: []string{"lr", "cpus", "memory", "uid"}, NonNegative: []string{"epochs",
+		"train-per-class", "test-per-class", "workers", "parallelism"}}); err != nil {
 		return err
 	}
 	g, err := o.grid()
@@ -209,24 +210,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return nil
 	case "export":
-		if !filepath.IsAbs(dir) {
-			return usageError("dir", "must be an absolute path as the tasks see it, got %q", dir)
-		}
-		out := o.out
-		if out == "" {
-			out = dir
-		}
-		files, err := study.Export(out, g, study.ExportOptions{Dir: dir, Command: o.command, Name: o.name,
-			Parallelism: o.parallelism, CPUs: o.cpus, MemoryGiB: o.memory, TimeLimit: o.timeLimit, Image: o.image,
-			PVC: o.pvc, MountPath: o.mount})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "study: exported %d grid points:\n", len(g.Points()))
-		for _, f := range files {
-			fmt.Fprintln(stdout, "  "+f)
-		}
-		return nil
+		return o.export.run(g, dir, stdout, stderr)
 	}
 	if err := study.WriteGrid(dir, g); err != nil {
 		return usageError("dir", "%v", err)
@@ -247,7 +231,7 @@ func runPreset(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "[%d/%d] %s: %s\n", done, len(points), p.ID(), describeOutcome(out, err))
 	})
 	fmt.Fprintf(stdout, "study: wall time %s\n", time.Since(start).Round(time.Second))
-	if err := collect(dir, stdout, !o.noFigures); err != nil {
+	if _, err := collect(dir, stdout, !o.noFigures); err != nil {
 		return errors.Join(runErr, err)
 	}
 	return runErr
@@ -415,72 +399,23 @@ func accuracies(r *study.Result) string {
 }
 
 // collect aggregates the study in dir, writes its summary files and prints the table.
-func collect(dir string, stdout io.Writer, figures bool) error {
+func collect(dir string, stdout io.Writer, figures bool) (*study.Summary, error) {
 	s, err := study.Collect(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if figures {
 		if err := study.WriteSummaryDir(dir, s); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	fmt.Fprintf(stdout, "\n%d finished runs", len(s.Results))
 	if s.Missing > 0 {
-		fmt.Fprintf(stdout, " (%d grid points not finished)", s.Missing)
+		fmt.Fprintf(stdout, " (%d grid points not finished: %s)", s.Missing, study.IndexRanges(s.MissingIndices))
 	}
 	fmt.Fprintf(stdout, "; mean ± std over seeds:\n\n%s\n", s.Table())
 	if figures {
 		fmt.Fprintf(stdout, "summary in %s\n", filepath.Join(dir, study.SummaryMarkdown))
 	}
-	return nil
-}
-
-func runCollect(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("study collect", flag.ContinueOnError)
-	dir := fs.String("dir", "", "study directory (holds runs/)")
-	noFigures := fs.Bool("no-figures", false, "print the table only; write nothing")
-	if err := parse(fs, args, stderr, "study collect aggregates the finished runs of a study directory.\n\nFlags:\n"); err != nil {
-		return err
-	}
-	if *dir == "" {
-		return usageError("dir", "the study directory is required")
-	}
-	_, gridErr := os.Stat(filepath.Join(*dir, study.GridFile))
-	_, runsErr := os.Stat(filepath.Join(*dir, study.RunsDir))
-	if gridErr != nil && runsErr != nil {
-		return usageError("dir", "%s is not a study directory (no %s, no %s/)", *dir, study.GridFile, study.RunsDir)
-	}
-	return collect(*dir, stdout, !*noFigures)
-}
-
-func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("study run-index", flag.ContinueOnError)
-	dir := fs.String("dir", "", "study directory holding grid.json")
-	index := fs.Int("index", -1, "grid point to run (0-based, as list prints)")
-	quiet := fs.Bool("quiet", false, "no progress bars")
-	if err := parse(fs, args, stderr, "study run-index runs one grid point of a study directory.\n\nFlags:\n"); err != nil {
-		return err
-	}
-	if *dir == "" {
-		return usageError("dir", "the study directory is required")
-	}
-	r, err := study.NewRunner(*dir, progressFor(*quiet, stderr), log)
-	if err != nil {
-		return usageError("dir", "%v", err)
-	}
-	points := r.Grid.Points()
-	if *index < 0 || *index >= len(points) {
-		return usageError("index", "must be in [0, %d) for the grid in %s, got %d", len(points), *dir, *index)
-	}
-	p := points[*index]
-	out, err := r.RunPoint(ctx, p)
-	if err != nil {
-		return fmt.Errorf("point %d (%s): %w", p.Index, p.ID(), err)
-	}
-	if out.Result != nil {
-		p = out.Result.Point // with its resolved learning rate
-	}
-	fmt.Fprintf(stdout, "study: point %d %s: %s\n", p.Index, p.ID(), describeOutcome(out, nil))
-	return nil
+	return s, nil
 }

@@ -53,12 +53,13 @@ func shellWords(t *testing.T, line string) []string {
 	return words
 }
 
-// execLine returns the words of the script's exec line, without "exec" and the program.
+// execLine returns the words of the script's line that runs the study program ("exec bnzoo-study …" or
+// "bnzoo-study … &"), without the program.
 func execLine(t *testing.T, script string) []string {
 	t.Helper()
 	for _, l := range strings.Split(script, "\n") {
-		if strings.HasPrefix(l, "exec ") {
-			w := shellWords(t, strings.TrimPrefix(l, "exec "))
+		if l = strings.TrimSuffix(strings.TrimPrefix(l, "exec "), " &"); strings.HasPrefix(l, "bnzoo-study ") {
+			w := shellWords(t, l)
 			if w[0] != "bnzoo-study" {
 				t.Fatalf("exec line runs %q", w[0])
 			}
@@ -114,14 +115,33 @@ func TestExportedCommandsRunTheGrid(t *testing.T) {
 		t.Fatalf("slurm array line missing or wrong:\n%s", script)
 	}
 	cmd := execLine(t, string(script))
+	collectScript, _ := os.ReadFile(filepath.Join(slurmDir, study.SlurmCollectFile))
+	collectCmd := execLine(t, string(collectScript))
 	for i := range 2 {
 		args := substitute(cmd, "${"+study.SlurmIndexVar+"}", strconv.Itoa(i))
+		if i == 1 {
+			// Interrupted (as by scancel), the task tells a cluster user to resubmit its index.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			err := run(ctx, args, io.Discard, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil || !strings.Contains(err.Error(), "resubmit index 1 ") || !strings.Contains(err.Error(), "sbatch --array=1 ") {
+				t.Fatalf("interrupted task: %v, want it to say how to resubmit index 1", err)
+			}
+			// The collect job on the partial grid writes the summary of what exists and fails, naming the index.
+			out, err := runArgs(t, collectCmd...)
+			if !errors.Is(err, study.ErrIncomplete) || exitCode(err) != study.ExitIncomplete || !strings.Contains(err.Error(), "indices 1)") ||
+				!strings.Contains(out, "1 grid points not finished: 1") {
+				t.Fatalf("collect of a partial grid: %v (exit %d)\n%s", err, exitCode(err), out)
+			}
+			if _, err := os.Stat(filepath.Join(slurmDir, study.SummaryMarkdown)); err != nil {
+				t.Fatalf("no partial summary: %v", err)
+			}
+		}
 		if out, err := runArgs(t, args...); err != nil || !strings.Contains(out, "best") {
 			t.Fatalf("slurm task %d (%v): %v\n%s", i, args, err, out)
 		}
 	}
-	collectScript, _ := os.ReadFile(filepath.Join(slurmDir, study.SlurmCollectFile))
-	if _, err := runArgs(t, execLine(t, string(collectScript))...); err != nil {
+	if _, err := runArgs(t, collectCmd...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -233,6 +253,14 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{[]string{"-track-samples", "-5"}, "-track-samples"},
 		{[]string{"export", "-dir", "relative/dir"}, "-dir"},
 		{[]string{"export"}, "-dir"},
+		{[]string{"export", "-dir", "/shared/s", "-name", "My_Study run"}, "-name"},
+		{[]string{"export", "-dir", "/shared/s", "-name", strings.Repeat("x", 60)}, "-name"},
+		{[]string{"export", "-dir", "/shared/s", "-time", "1 day"}, "-time"},
+		{[]string{"export", "-dir", "/shared/s", "-time", "5"}, "-time"},
+		{[]string{"export", "-dir", "/shared/bnzoo/s", "-mount", "/shared/bnzoo", "-data-dir", "/shared/data/cifar10", "-dataset", "cifar10"}, "-data-dir"},
+		{[]string{"export", "-dir", "/shared/s", "-uid", "0"}, "-uid"},
+		{[]string{"export", "-dir", "/shared/s", "-cpus", "0"}, "-cpus"},
+		{[]string{"run-index", "-dir", dir, "-index", "0", "-index-offset", "-1"}, "-index-offset"},
 		{[]string{"collect"}, "-dir"},
 		{[]string{"collect", "-dir", dir}, "-dir"},
 		{[]string{"run-index", "-dir", dir, "-index", "0"}, "-dir"},

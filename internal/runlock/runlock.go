@@ -2,7 +2,8 @@
 // same run at once: the second one's start-up cleanup would delete the first one's half-written checkpoints, and
 // both would write the same checkpoint names. The lock is an advisory file lock (flock on Unix, LockFileEx on
 // Windows, through github.com/gofrs/flock); the operating system releases it when its process dies, so a killed
-// run never leaves a stale lock behind. The lock file itself stays.
+// run never leaves a stale lock behind. The lock file stays, unless its holder removes it with UnlockAndRemove once
+// the work it guards is done for good.
 package runlock
 
 import (
@@ -49,5 +50,26 @@ func (l *Lock) Unlock() error {
 	}
 	err := l.fl.Unlock()
 	l.fl = nil
+	return err
+}
+
+// UnlockAndRemove deletes the lock file and releases the lock; calling it again (or on a nil lock) does nothing.
+// Use it only when what the lock guards is finished for good and every later holder checks that first: a process
+// that opened the file before it was deleted can still take the lock of the deleted file, while a new one creates
+// a new file, so the two do not exclude each other. (The study removes a point's lock once its result.json is
+// written, and every process re-reads result.json after taking the lock.) The file is deleted while the lock is
+// held where the system allows it (Unix); elsewhere just after.
+func (l *Lock) UnlockAndRemove() error {
+	if l == nil || l.fl == nil {
+		return nil
+	}
+	path := l.fl.Path()
+	removeErr := os.Remove(path)
+	err := l.Unlock()
+	if removeErr != nil && !errors.Is(removeErr, os.ErrNotExist) {
+		if removeErr = os.Remove(path); removeErr != nil && !errors.Is(removeErr, os.ErrNotExist) {
+			return errors.Join(err, fmt.Errorf("remove lock %s: %w", path, removeErr))
+		}
+	}
 	return err
 }

@@ -70,3 +70,25 @@ func TestLockAcrossProcesses(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+func TestUnlockAndRemove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "point.lock")
+	l, err := Acquire(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.UnlockAndRemove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file after UnlockAndRemove: %v", err)
+	}
+	if err := l.UnlockAndRemove(); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+	again, err := Acquire(path)
+	if err != nil {
+		t.Fatalf("Acquire after removal: %v", err)
+	}
+	again.Unlock()
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/gonum/stat"
 )
@@ -28,8 +29,40 @@ type Summary struct {
 	// Relations: Pearson correlation over the runs of the rows of the final test accuracy with each
 	// layer-averaged metric.
 	Relations []Relation
-	// Missing counts the grid's points without a result (0 without a grid).
-	Missing int
+	// Missing counts the grid's points without a result (0 without a grid); MissingIndices are their indices.
+	Missing        int
+	MissingIndices []int
+}
+
+// ErrIncomplete is wrapped by Summary.Complete's error when grid points have no result.
+var ErrIncomplete = errors.New("grid points without a result")
+
+// Complete returns nil when every grid point has a result, and otherwise an error wrapping ErrIncomplete that
+// names the missing indices, in the form Slurm's --array takes, so that they can be resubmitted.
+func (s *Summary) Complete() error {
+	if s.Missing == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d grid points have none (indices %s): resubmit them (docs/cluster.md), and see the "+
+		"tasks' logs for why they did not finish", ErrIncomplete, s.Missing, len(s.Grid.Points()), IndexRanges(s.MissingIndices))
+}
+
+// IndexRanges writes sorted indices as comma-separated ranges, "0,2-4,7".
+func IndexRanges(indices []int) string {
+	var parts []string
+	for i := 0; i < len(indices); {
+		j := i
+		for j+1 < len(indices) && indices[j+1] == indices[j]+1 {
+			j++
+		}
+		part := fmt.Sprint(indices[i])
+		if j > i {
+			part += fmt.Sprintf("-%d", indices[j])
+		}
+		parts = append(parts, part)
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
 }
 
 // Stat is the mean and sample standard deviation (n−1; 0 for one value) of N values; N = 0 means no value.
@@ -95,6 +128,7 @@ func Collect(dir string) (*Summary, error) {
 			res, err := ReadResult(rd)
 			if errors.Is(err, fs.ErrNotExist) {
 				s.Missing++ // not finished
+				s.MissingIndices = append(s.MissingIndices, p.Index)
 				return nil
 			}
 			if err != nil {
@@ -120,6 +154,7 @@ func Collect(dir string) (*Summary, error) {
 		for _, p := range points[nSweep:] {
 			if p.LR = chosen[p.Config()]; p.LR == 0 {
 				s.Missing++ // its configuration's sweep has not finished, so it cannot have run
+				s.MissingIndices = append(s.MissingIndices, p.Index)
 				continue
 			}
 			if err := read(p); err != nil {

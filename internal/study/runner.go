@@ -150,8 +150,10 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	defer unlock()
+	finished := false
+	defer func() { unlock(finished) }()
 	if res, err := ReadResult(dir); err == nil { // finished by another process between the check above and the lock
+		finished = true
 		return Outcome{Result: res, Skipped: true}, nil
 	}
 	splits, err := r.data()
@@ -185,6 +187,7 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 			if err := WriteResult(dir, res); err != nil {
 				return out, err
 			}
+			finished = true
 			out.Result, out.Seconds = res, time.Since(start).Seconds()
 			return out, nil
 		}
@@ -207,6 +210,7 @@ func (r *Runner) RunPoint(ctx context.Context, p Point) (Outcome, error) {
 	if err := WriteResult(dir, res); err != nil {
 		return out, err
 	}
+	finished = true
 	out.Result, out.Seconds = res, time.Since(start).Seconds()
 	return out, nil
 }

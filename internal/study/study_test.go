@@ -338,6 +338,9 @@ func TestRunPointSkipsFinishedAndResumesInterrupted(t *testing.T) {
 	if want.Skipped || want.Resumed || want.Result.Status != StatusDone || want.Result.Epochs != 2 || len(want.Result.Layers) != 3 {
 		t.Fatalf("first run: %+v", want)
 	}
+	if _, err := os.Stat(g.RunDir(straight, p) + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the finished point's lock file is still there (%v)", err)
+	}
 	again, err := r.RunPoint(context.Background(), p)
 	if err != nil || !again.Skipped || !reflect.DeepEqual(again.Result, want.Result) {
 		t.Fatalf("second call: skipped %v err %v; want the stored result", again.Skipped, err)
@@ -441,7 +444,7 @@ func TestRunPointRefusesALockedPoint(t *testing.T) {
 	if _, err := r.RunPoint(context.Background(), p); err == nil || !strings.Contains(err.Error(), rd+".lock") {
 		t.Fatalf("locked point: %v, want an error naming the lock file", err)
 	}
-	unlock()
+	unlock(false)
 }
 
 func TestSharedRunsDirServesEveryGridThatHasThePoint(t *testing.T) {
