@@ -231,3 +231,20 @@ func jobID(t *testing.T, out, prefix string) string {
 	}
 	return m[1]
 }
+
+// warnTimeLimit sends array task id the time-limit warning (USR1 to its batch shell, as --signal=B:USR1 would).
+// Slurm answers "Job can not be altered now, try again later" while a job is still configuring — even once its
+// program runs, on a fast node — and scancel then retries for about 45 s, keeps failing once the task has requeued
+// itself, and exits non-zero although the signal got through. So the test waits for the RUNNING state, and only
+// logs scancel's status: the task's own log (checked by the caller) must show the checkpoint and the requeue.
+func warnTimeLimit(t *testing.T, c *slurmCluster, id string) {
+	t.Helper()
+	c.waitFor(t, time.Minute, "RUNNING state of "+id, func() bool {
+		out, err := exec.Command("squeue", "-h", "-j", id, "-o", "%T").Output()
+		return err == nil && strings.TrimSpace(string(out)) == "RUNNING"
+	})
+	if out, err := exec.Command("scancel", "--signal=USR1", "--batch", id).CombinedOutput(); err != nil {
+		t.Logf("scancel --signal=USR1 --batch %s: %v (%s); the task's log decides whether the warning arrived", id, err,
+			strings.TrimSpace(string(out)))
+	}
+}

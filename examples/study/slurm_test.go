@@ -71,7 +71,7 @@ func TestSlurmRunsTheExportedGrid(t *testing.T) {
 	cluster.waitFor(t, 3*time.Minute, "training in task 0", started(0))
 	sh(t, "scancel", sweep+"_0")
 	cluster.waitFor(t, 3*time.Minute, "training in task 1", started(1))
-	sh(t, "scancel", "--signal=USR1", "--batch", sweep+"_1")
+	warnTimeLimit(t, cluster, sweep+"_1")
 	cluster.waitIdle(t, 5*time.Minute)
 	t.Logf("first submission ended at %v: sweep %s, collect %s", time.Since(start).Round(time.Second),
 		cluster.job(t, sweep), cluster.job(t, collect))
