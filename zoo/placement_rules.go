@@ -261,12 +261,10 @@ func (c Config) sameModel(o Config) (bool, error) {
 
 // effectivePlacements is UnitPlacements with a config without rules resolved too (every unit in Placement).
 func (c Config) effectivePlacements() (map[string]layers.Placement, error) {
-	if len(c.PlacementRules) > 0 {
-		return c.UnitPlacements()
+	if len(c.PlacementRules) == 0 {
+		c.PlacementRules = []PlacementRule{{Units: "*", Placement: c.Placement}}
 	}
-	return Config{Arch: c.Arch, Classes: c.Classes, InputShape: c.InputShape, Activation: c.Activation,
-		Placement: c.Placement, PlacementRules: []PlacementRule{{Units: "*", Placement: c.Placement}}, Width: c.Width,
-		Seed: c.Seed}.UnitPlacements()
+	return c.UnitPlacements()
 }
 
 // configKey is a Config without its rules: comparable with ==.

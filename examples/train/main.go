@@ -246,9 +246,6 @@ func (o options) modelConfig(split *datasets.Split) (zoo.Config, error) {
 		}
 		return c, usageError("model", "%v", err)
 	}
-	if _, err := c.UnitPlacements(); err != nil {
-		return c, usageError("placement", "%v", err)
-	}
 	return c, nil
 }
 
