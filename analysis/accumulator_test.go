@@ -304,6 +304,7 @@ func TestAddErrors(t *testing.T) {
 		{"negative n", ok, ok, -1, 3, "invalid batch shape"},
 		{"zero hw", ok, ok, 2, 0, "invalid batch shape"},
 		{"overflow", ok, ok, math.MaxInt / 2, 3, "overflows"},
+		{"too many values per channel", ok, ok, 1 << 30, 2, "too large"},
 	} {
 		err := a.Add(c.act, c.next, c.n, c.hw)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `"features.0"`) {
