@@ -73,7 +73,7 @@ var Budgets = []Budget{
 	{Name: "medium", Archs: []string{"vgg_mini"}, Seeds: []int64{1, 2, 3, 4, 5}, LRs: []float64{0.01, 0.03, 0.1},
 		SweepSeeds: 1, Epochs: 4, Schedule: train.Schedule{Kind: train.ScheduleCosine}, TrainPerClass: 1000,
 		TestPerClass: 1000, ValFraction: 0.1, TrackSamples: 1000,
-		About: "a verdict on 2 cores in under an hour per experiment and dataset: vgg_mini, 1,000 training images " +
+		About: "a verdict on 2 cores in 1–1.5 hours per experiment and dataset: vgg_mini, 1,000 training images " +
 			"per class (900 train + 100 validation), 1,000 test images per class, 4 epochs, cosine decay; lr 0.01, " +
 			"0.03 and 0.1 on seed 1, seeds 2–5 at each configuration's chosen rate"},
 	{Name: "full", Archs: []string{"vgg11", "resnet20"}, Seeds: []int64{1, 2, 3, 4, 5}, LRs: []float64{0.03, 0.1},
