@@ -107,10 +107,11 @@ func (a *Accumulator) Options() Options { return a.opt }
 // Add takes one batch of float32 values. act (the activation output a) and
 // next (what the next weight layer receives, t) both hold n·C·hw values laid
 // out [n][C][hw], with hw = 1 for dense layers. A length mismatch, n < 0,
-// hw < 1, a NaN or infinite next value or, for a bounded layer, a NaN or
-// infinite activation value is an error naming the layer, and leaves the
-// accumulator unchanged. A batch with n = 0 is a no-op. Sparsity compares
-// |t| ≤ τ in the precision of the values (τ rounded to float32 for Add).
+// hw < 1, more than 2³¹−1 values per channel (n·hw), a NaN or infinite next
+// value or, for a bounded layer, a NaN or infinite activation value is an
+// error naming the layer, and leaves the accumulator unchanged. A batch with
+// n = 0 is a no-op. Sparsity compares |t| ≤ τ in the precision of the values
+// (τ rounded to float32 for Add).
 // For bounded layers z is computed in float64 as (2a − (U+L))·(1/(U−L)),
 // exact when U − L is a power of two (tanh, sigmoid) and within an ulp of
 // the quotient otherwise.
