@@ -4,8 +4,10 @@ package analysis
 
 import "github.com/bnzoo/bnzoo/internal/dnnl"
 
-// accelScratch holds the per-channel outputs of the C kernels that the Go kernels write straight into a.part.
+// accelScratch holds the per-channel inputs and outputs of the C kernels that the Go kernels read and write
+// straight in a.part.
 type accelScratch struct {
+	shift, nshift     []float64
 	up, down, sparse  []int64
 	actSums, nextSums []float64
 }
@@ -22,24 +24,23 @@ func acceleratedBatch[T float32 | float64](a *Accumulator, act, next []T, n, hw 
 	next32 := any(next).([]float32)
 	C := a.spec.Channels
 	if a.accel == nil {
-		a.accel = &accelScratch{up: make([]int64, C), down: make([]int64, C), sparse: make([]int64, C),
-			actSums: make([]float64, 3*C), nextSums: make([]float64, 2*C)}
+		a.accel = &accelScratch{shift: make([]float64, C), nshift: make([]float64, C), up: make([]int64, C),
+			down: make([]int64, C), sparse: make([]int64, C), actSums: make([]float64, 3*C), nextSums: make([]float64, 2*C)}
 	}
 	s := a.accel
-	shift, nshift := make([]float64, C), make([]float64, C)
 	if a.bounded {
 		actShifts(a, act32, hw)
 	}
 	nextShifts(a, next32, hw)
 	for c := range a.part {
-		shift[c], nshift[c] = a.part[c].shift, a.part[c].nshift
+		s.shift[c], s.nshift[c] = a.part[c].shift, a.part[c].nshift
 	}
 	l := dnnl.AnalysisLayer{N: n, C: C, HW: hw, Bounded: a.bounded, Sum: a.sum, Inv: a.inv,
 		Hi: 1 - a.opt.Delta, Lo: -1 + a.opt.Delta, Bins: a.opt.Bins, HistBins: a.opt.HistBins,
 		NextBins: a.opt.NextBins, NextLo: a.nextLo, NextScale: a.nextScale, Tau: float32(a.opt.Tau)}
 	o := &dnnl.AnalysisOut{Sat: a.partSat, ZHist: a.partZ, NHist: a.partN, YSum: a.partY, Up: s.up, Down: s.down,
 		ActSums: s.actSums, TSum: a.partT, Sparse: s.sparse, NextSums: s.nextSums}
-	if err := dnnl.AnalyseBatch(l, act32, next32, shift, nshift, o); err != nil {
+	if err := dnnl.AnalyseBatch(l, act32, next32, s.shift, s.nshift, o); err != nil {
 		return true, err
 	}
 	cnt := float64(n * hw)

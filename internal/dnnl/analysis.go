@@ -62,14 +62,16 @@ func AnalyseBatch(l AnalysisLayer, act, next []float32, shift, nshift []float64,
 		inv: C.double(l.Inv), hi: C.double(l.Hi), lo: C.double(l.Lo), bins: C.int64_t(l.Bins),
 		hist_bins: C.int64_t(l.HistBins), next_bins: C.int64_t(l.NextBins), next_lo: C.double(l.NextLo),
 		next_scale: C.double(l.NextScale), tau: C.float(l.Tau)}
+	// Unbounded layers have no activation buffers: C gets null pointers for them (it does not read them).
+	var (
+		actP                *C.float
+		shiftP, sat, ys, as *C.double
+		zh, up, down        *C.int64_t
+	)
 	if l.Bounded {
 		cl.bounded = 1
-	}
-	// Unbounded layers have no activation buffers: C gets null pointers for them (it does not read them).
-	actP, shiftP, sat, zh, ys, up, down, as := fpOrNil(act), dpOrNil(shift), dpOrNil(o.Sat), ipOrNil(o.ZHist),
-		dpOrNil(o.YSum), ipOrNil(o.Up), ipOrNil(o.Down), dpOrNil(o.ActSums)
-	if !l.Bounded {
-		actP, shiftP, sat, zh, ys, up, down, as = nil, nil, nil, nil, nil, nil, nil, nil
+		actP, shiftP, sat, zh, ys, up, down, as = fp(act), dp(shift), dp(o.Sat), ip(o.ZHist), dp(o.YSum), ip(o.Up),
+			ip(o.Down), dp(o.ActSums)
 	}
 	return do(func() error {
 		setThreads()
@@ -86,25 +88,3 @@ func AnalyseBatch(l AnalysisLayer, act, next []float32, shift, nshift []float64,
 
 // ip passes a non-empty int64 slice to C.
 func ip(s []int64) *C.int64_t { return (*C.int64_t)(unsafe.Pointer(&s[0])) }
-
-// fpOrNil, dpOrNil and ipOrNil are fp, dp and ip that pass nil for an empty slice.
-func fpOrNil(s []float32) *C.float {
-	if len(s) == 0 {
-		return nil
-	}
-	return fp(s)
-}
-
-func dpOrNil(s []float64) *C.double {
-	if len(s) == 0 {
-		return nil
-	}
-	return dp(s)
-}
-
-func ipOrNil(s []int64) *C.int64_t {
-	if len(s) == 0 {
-		return nil
-	}
-	return ip(s)
-}

@@ -18,6 +18,20 @@
 #include <immintrin.h>
 #endif
 
+// bnz_an_out holds the per-channel outputs; the histograms are added to, everything else is written.
+typedef struct {
+	double *sat;      // [c][bins]: Σz per saturation bin
+	int64_t *zhist;   // [c][hist_bins]
+	int64_t *nhist;   // [c][next_bins + 2]: underflow, the bins, overflow
+	double *ysum;     // [c]: Σ(z − shift)
+	int64_t *up;      // [c]: count of z > hi
+	int64_t *down;    // [c]: count of z < lo
+	double *act_sums; // [c][3]: Σd, Σd², Σd³ of d = (z − shift) − ysum/cnt
+	double *tsum;     // [c]: Σ(t − nshift)
+	int64_t *sparse;  // [c]
+	double *next_sums; // [c][2]: Σd, Σd² of d = (t − nshift) − tsum/cnt
+} bnz_an_out;
+
 // bin_index is analysis.binIndex: int(v) for v in [0, nb), nb − 1 for larger v (v is never negative here).
 static inline int64_t bin_index(double v, int64_t nb) {
 	int64_t k = (int64_t)v;

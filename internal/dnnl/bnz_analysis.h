@@ -15,20 +15,6 @@ typedef struct {
 	float tau;
 } bnz_an_layer;
 
-// bnz_an_out holds the per-channel outputs; the histograms are added to, everything else is written.
-typedef struct {
-	double *sat;      // [c][bins]: Σz per saturation bin
-	int64_t *zhist;   // [c][hist_bins]
-	int64_t *nhist;   // [c][next_bins + 2]: underflow, the bins, overflow
-	double *ysum;     // [c]: Σ(z − shift)
-	int64_t *up;      // [c]: count of z > hi
-	int64_t *down;    // [c]: count of z < lo
-	double *act_sums; // [c][3]: Σd, Σd², Σd³ of d = (z − shift) − ysum/cnt
-	double *tsum;     // [c]: Σ(t − nshift)
-	int64_t *sparse;  // [c]
-	double *next_sums; // [c][2]: Σd, Σd² of d = (t − nshift) − tsum/cnt
-} bnz_an_out;
-
 void bnz_analysis_batch(const bnz_an_layer *l, const float *act, const float *next, const double *shift,
 		const double *nshift, double *sat, int64_t *zhist, int64_t *nhist, double *ysum, int64_t *up,
 		int64_t *down, double *act_sums, double *tsum, int64_t *sparse, double *next_sums);
