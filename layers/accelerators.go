@@ -10,7 +10,7 @@ func Accelerated() bool {
 // function that switches them back on. It is for tests and benchmarks that compare the two paths in one process;
 // it must not be called while a graph is running.
 func WithoutAccelerators() (restore func()) {
-	conv, dw, elt, bn := convAccel32, dwAccel32, eltAccel32, bnAccel32
-	convAccel32, dwAccel32, eltAccel32, bnAccel32 = nil, nil, nil, nil
-	return func() { convAccel32, dwAccel32, eltAccel32, bnAccel32 = conv, dw, elt, bn }
+	conv, dw, elt, bn, fused := convAccel32, dwAccel32, eltAccel32, bnAccel32, fusedAccel32
+	convAccel32, dwAccel32, eltAccel32, bnAccel32, fusedAccel32 = nil, nil, nil, nil, nil
+	return func() { convAccel32, dwAccel32, eltAccel32, bnAccel32, fusedAccel32 = conv, dw, elt, bn, fused }
 }

@@ -19,7 +19,11 @@ type Builder struct {
 	// a unit named there in the mapped placement (conv bias included) whatever ConvUnit.Placement says. It is how
 	// a model mixes placements without its architecture knowing (zoo.Config.PlacementRules).
 	Placements map[string]Placement
+	// Fuse builds each unit of an evaluation graph without taps as one fused op (fused_eval.go) where the kernels
+	// can: float32 with -tags dnnl. Call Finish when the graph is built.
+	Fuse bool
 
+	fused      []*G.Node // the fused units' nodes, for Finish
 	nodes      []*G.Node
 	nodeParams []*Param
 	bound      map[string]*G.Node

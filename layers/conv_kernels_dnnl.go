@@ -8,6 +8,7 @@ package layers
 // bounds the difference), nor guaranteed identical across thread counts.
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/bnzoo/bnzoo/internal/dnnl"
@@ -18,6 +19,7 @@ func init() {
 	dwAccel32 = dnnlDepthwise{}
 	eltAccel32 = cEltwise{}
 	bnAccel32 = cBatchNorm{}
+	fusedAccel32 = dnnlFused{}
 }
 
 type dnnlConv struct{}
@@ -110,4 +112,37 @@ func (cBatchNorm) backward(n, c, hw int, eps float32, x []float32, mean, varianc
 
 func (cBatchNorm) normalise(n, c, hw int, x, y []float32, scale, shift []float64) error {
 	return dnnl.Normalise(n, c, hw, x, y, scale, shift)
+}
+
+// dnnlFused runs fused evaluation units (fused_eval.go) as oneDNN convolutions with post-ops.
+type dnnlFused struct{}
+
+func (dnnlFused) blockChannels() int { return dnnl.BlockChannels() }
+
+var eltwiseAlgs = map[eltwiseAlg]dnnl.Eltwise{eltRelu: dnnl.EltRelu, eltTanh: dnnl.EltTanh, eltLinear: dnnl.EltLinear,
+	eltLogistic: dnnl.EltLogistic, eltElu: dnnl.EltElu, eltSwish: dnnl.EltSwish, eltGeluErf: dnnl.EltGeluErf,
+	eltClip: dnnl.EltClip}
+
+var postKinds = map[postKind]dnnl.PostKind{postEltwise: dnnl.PostEltwise, postScale: dnnl.PostScale,
+	postShift: dnnl.PostShift, postSum: dnnl.PostSum}
+
+func layoutOf(blocked bool) dnnl.Layout {
+	if blocked {
+		return dnnl.Blocked
+	}
+	return dnnl.Plain
+}
+
+func (dnnlFused) forward(s *fusedSpec, x, w, bias, scale, shift, res, y []float32) error {
+	f := dnnl.FusedConv{Shape: dnnl.ConvShape{N: s.n, C: s.c, H: s.h, W: s.w, O: s.o, K: s.k, Stride: s.stride, Pad: s.pad,
+		Groups: s.groups}, In: layoutOf(s.inBlocked), Out: layoutOf(s.outBlocked), Residual: layoutOf(s.resBlocked),
+		Bias: s.bias, NPosts: len(s.posts)}
+	if len(s.posts) > dnnl.MaxPosts {
+		return fmt.Errorf("%d post-ops, at most %d", len(s.posts), dnnl.MaxPosts)
+	}
+	for i, p := range s.posts {
+		f.Posts[i] = dnnl.Post{Kind: postKinds[p.kind], Alg: eltwiseAlgs[p.alg], Alpha: float32(p.alpha),
+			Beta: float32(p.beta), OutScale: float32(p.outScale)}
+	}
+	return f.Forward(x, w, bias, scale, shift, res, y)
 }

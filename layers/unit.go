@@ -20,6 +20,9 @@ type ConvUnit struct {
 // The conv has a bias only when no BN follows it. The unit's values are tapped when b.Taps is set.
 func (b *Builder) ConvUnit(x *G.Node, u ConvUnit) (*G.Node, error) {
 	u = b.placed(u)
+	if y, ok, err := b.fusedUnit(x, u, nil); ok {
+		return y, err
+	}
 	y, err := b.unitConv(x, u)
 	if err != nil {
 		return nil, err
@@ -52,6 +55,9 @@ func (b *Builder) unitConv(x *G.Node, u ConvUnit) (*G.Node, error) {
 // activation — so a block is always exactly what its last unit's placement makes it, whatever came before.
 func (b *Builder) ResidualConvUnit(x, shortcut *G.Node, u ConvUnit) (*G.Node, error) {
 	u = b.placed(u)
+	if y, ok, err := b.fusedUnit(x, u, shortcut); ok {
+		return y, err
+	}
 	y, err := b.unitConv(x, u)
 	if err != nil {
 		return nil, err
@@ -65,11 +71,30 @@ func (b *Builder) ResidualConvUnit(x, shortcut *G.Node, u ConvUnit) (*G.Node, er
 // ConvBN adds conv → BN with no activation (a projection shortcut, MobileNetV2's linear projection): the same in
 // every placement, and not a tapped unit. The conv is bias-free; it owns name+".conv.weight" and name+".bn.*".
 func (b *Builder) ConvBN(x *G.Node, name string, out, k, stride, pad int) (*G.Node, error) {
+	return b.ConvBNAdd(x, name, out, k, stride, pad, nil)
+}
+
+// ConvBNAdd is ConvBN followed by the addition of residual when it is not nil (MobileNetV2's linear projection
+// and its shortcut): BN(conv(x)) + residual.
+func (b *Builder) ConvBNAdd(x *G.Node, name string, out, k, stride, pad int, residual *G.Node) (*G.Node, error) {
+	if b.fusing() {
+		var posts []fusedPost
+		if residual != nil {
+			posts = []fusedPost{{kind: postSum}}
+		}
+		return b.fusedConv(x, name, out, k, stride, pad, false, roleConventional, posts, residual)
+	}
 	y, err := b.Conv2d(x, name+".conv", out, k, stride, pad, false)
 	if err != nil {
 		return nil, err
 	}
-	return b.BatchNorm(y, name+".bn")
+	if y, err = b.BatchNorm(y, name+".bn"); err != nil || residual == nil {
+		return y, err
+	}
+	if !y.Shape().Eq(residual.Shape()) {
+		return nil, fmt.Errorf("%q: output %v and residual %v differ in shape", name, y.Shape(), residual.Shape())
+	}
+	return G.Add(y, residual)
 }
 
 // NormAct applies the BN and activation part of a unit named name to a weight layer's output y, in the given

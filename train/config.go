@@ -48,6 +48,11 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 	// Track, when set, analyses the model on a subset of the evaluation split after every epoch (see Track).
 	Track *Track `json:"track,omitempty"`
+	// FuseEvaluation runs the untapped evaluation passes (Evaluate, Predict, the per-epoch test) on fused graphs:
+	// each unit one oneDNN convolution with BatchNorm folded in and the activation as a post-op, as PyTorch's
+	// frozen models run (zoo.BuildOptions.Fuse; float32 with -tags dnnl only). Faster; its losses and accuracies
+	// differ from the unfused graph's by float32 rounding. Training and the analysis never fuse.
+	FuseEvaluation bool `json:"fuse_evaluation,omitempty"`
 	// Label prefixes the bar's description, e.g. "swapped".
 	Label string `json:"label,omitempty"`
 	// Provenance, when the caller sets it (a command sets provenance.Collect()), is recorded with the recipe in

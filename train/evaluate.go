@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/bnzoo/bnzoo/zoo"
 
 	"github.com/bnzoo/bnzoo/datasets"
 	"github.com/bnzoo/bnzoo/layers"
@@ -79,7 +80,7 @@ func (t *Trainer) evalPass(n int, taps bool) (*pass, error) {
 	if p, ok := t.passes[k]; ok {
 		return p, nil
 	}
-	p, err := newPass(t.Model, n, false, true, t.pool)
+	p, err := newPass(t.Model, n, zoo.BuildOptions{Taps: true}, t.pool)
 	if err != nil {
 		return nil, err
 	}

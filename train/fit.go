@@ -95,7 +95,7 @@ func (t *Trainer) pass(n int, training bool) (*pass, error) {
 	if p, ok := t.passes[k]; ok {
 		return p, nil
 	}
-	p, err := newPass(t.Model, n, training, false, t.pool)
+	p, err := newPass(t.Model, n, zoo.BuildOptions{Training: training, Fuse: t.Config.FuseEvaluation && !training}, t.pool)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,10 @@ const DefaultPredictBatch = 128
 // releases them. The model's weights and statistics are read at every call, so a Predictor sees training that
 // happens between calls. It is not safe for concurrent use.
 type Predictor struct {
-	Model     *zoo.Model
+	Model *zoo.Model
+	// Fuse runs the untapped graphs fused, as Config.FuseEvaluation does for a Trainer (set it before the first
+	// call; graphs already compiled keep what they were built with).
+	Fuse      bool
 	batchSize int
 	passes    map[passKey]*pass
 	pool      *machine.Pool
@@ -67,7 +70,7 @@ func (p *Predictor) graph(n int, taps bool) (*pass, error) {
 	if ps, ok := p.passes[k]; ok {
 		return ps, nil
 	}
-	ps, err := newPass(p.Model, n, false, taps, p.pool)
+	ps, err := newPass(p.Model, n, zoo.BuildOptions{Taps: taps, Fuse: p.Fuse && !taps}, p.pool)
 	if err != nil {
 		return nil, err
 	}

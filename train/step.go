@@ -34,8 +34,9 @@ var useTapeMachine = false
 
 // newPass builds and compiles a pass of the model for batches of n samples, to run on bnzoo's machine with its
 // output buffers from pool.
-func newPass(m *zoo.Model, n int, training, taps bool, pool *machine.Pool) (*pass, error) {
-	g, err := m.Build(n, training, taps)
+func newPass(m *zoo.Model, n int, o zoo.BuildOptions, pool *machine.Pool) (*pass, error) {
+	training := o.Training
+	g, err := m.BuildWith(n, o)
 	if err != nil {
 		return nil, err
 	}

@@ -109,11 +109,9 @@ func invertedResidual(b *layers.Builder, x *G.Node, name string, t, out, stride 
 	if y, err = b.ConvUnit(y, unit(cfg, name+".dw", 0, 3, stride, true)); err != nil {
 		return nil, err
 	}
-	if y, err = b.ConvBN(y, name+".project", out, 1, 1, 0); err != nil {
-		return nil, err
-	}
+	var shortcut *G.Node
 	if stride == 1 && in == out {
-		return G.Add(y, x)
+		shortcut = x
 	}
-	return y, nil
+	return b.ConvBNAdd(y, name+".project", out, 1, 1, 0, shortcut)
 }

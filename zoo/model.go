@@ -55,6 +55,22 @@ type Graph struct {
 // Build makes a graph for batches of the given size. training sets its phase (BatchNorm batch statistics and
 // dropout); taps records every unit's intermediate values in g.Taps after each forward pass.
 func (m *Model) Build(batch int, training, taps bool) (*Graph, error) {
+	return m.BuildWith(batch, BuildOptions{Training: training, Taps: taps})
+}
+
+// BuildOptions say what graph Model.BuildWith makes.
+type BuildOptions struct {
+	Training bool // BatchNorm on batch statistics, dropout on
+	Taps     bool // record every unit's intermediate values in g.Taps after each forward pass
+	// Fuse builds an evaluation graph without taps with each unit — convolution, BatchNorm, activation — as one
+	// fused oneDNN op, the way PyTorch's frozen TorchScript models run (layers.Builder.Fuse): float32 with -tags
+	// dnnl only, and otherwise ignored. Its logits differ from the unfused graph's by float32 rounding.
+	Fuse bool
+}
+
+// BuildWith makes a graph for batches of the given size, as o says.
+func (m *Model) BuildWith(batch int, o BuildOptions) (*Graph, error) {
+	training, taps := o.Training, o.Taps
 	if batch < 1 {
 		return nil, fmt.Errorf("model %s: batch size must be positive, got %d", m.Config.Arch, batch)
 	}
@@ -67,6 +83,7 @@ func (m *Model) Build(batch int, training, taps bool) (*Graph, error) {
 	}
 	b := layers.NewBuilder(m.Store, training)
 	b.Placements = m.placements
+	b.Fuse = o.Fuse
 	if taps {
 		b.Taps = layers.NewTaps()
 	}
@@ -78,6 +95,9 @@ func (m *Model) Build(batch int, training, taps bool) (*Graph, error) {
 	}
 	if s := logits.Shape(); len(s) != 2 || s[0] != batch || s[1] != m.Config.Classes {
 		return nil, fmt.Errorf("model %s: logits have shape %v, want (%d, %d)", m.Config.Arch, s, batch, m.Config.Classes)
+	}
+	if err := b.Finish(); err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Config.Arch, err)
 	}
 	return &Graph{Builder: b, Model: m, Batch: batch, Input: x, Logits: logits}, nil
 }

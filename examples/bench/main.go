@@ -17,7 +17,9 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +43,7 @@ type Result struct {
 	Params     int     `json:"params"`
 	TrainImgS  float64 `json:"train_img_s"`
 	InferImgS  float64 `json:"infer_img_s"`
+	FusedInfer bool    `json:"fused_infer"` // inference ran on fused graphs where the build has them
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
 	Threads    int     `json:"threads"`
 	Backend    string  `json:"backend"`
@@ -53,6 +56,8 @@ type options struct {
 	batch, warmup, steps, classes   int
 	input                           [3]int
 	single                          bool
+	fuse                            bool   // fused evaluation graphs for inference
+	profileDir                      string // when set, CPU profiles of the timed steps go here
 }
 
 func main() {
@@ -84,6 +89,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.steps, "steps", 5, "timed steps for training and for inference")
 	fs.IntVar(&o.classes, "classes", 10, "classes")
 	fs.StringVar(&input, "input", "3x32x32", "input shape CxHxW")
+	fs.BoolVar(&o.fuse, "fuse", true, "run inference on fused graphs (train.Config.FuseEvaluation: BatchNorm folded into the convolution, the activation a oneDNN post-op; -tags dnnl float32 only)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of the timed training and inference steps to DIR/<model>-<activation>-<placement>-{train,infer}.pprof")
 	fs.BoolVar(&o.single, "single", false, "run exactly one configuration in this process (used by the parent)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `bench measures training and inference throughput and peak memory of zoo models, one JSON line per
@@ -142,6 +149,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 				childArgs := []string{"-single", "-models", m, "-activations", a, "-placements", p,
 					"-batch", fmt.Sprint(o.batch), "-warmup", fmt.Sprint(o.warmup), "-steps", fmt.Sprint(o.steps),
 					"-classes", fmt.Sprint(o.classes), "-input", fmt.Sprintf("%dx%dx%d", o.input[0], o.input[1], o.input[2])}
+				childArgs = append(childArgs, fmt.Sprintf("-fuse=%t", o.fuse))
+				if o.profileDir != "" {
+					childArgs = append(childArgs, "-profile-dir", o.profileDir)
+				}
 				cmd := exec.Command(self, childArgs...)
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, stderr
@@ -196,6 +207,7 @@ func measure(o options) (Result, error) {
 	}
 	cfg := train.DefaultConfig()
 	cfg.BatchSize = o.batch
+	cfg.FuseEvaluation = o.fuse
 	tr, err := train.NewTrainer(m, cfg)
 	if err != nil {
 		return Result{}, err
@@ -209,28 +221,58 @@ func measure(o options) (Result, error) {
 	for i := range b.Y {
 		b.Y[i] = rng.Intn(o.classes)
 	}
-	timeSteps := func(step func(*datasets.Batch) (float64, int, error)) (float64, error) {
+	timeSteps := func(phase string, step func(*datasets.Batch) (float64, int, error)) (float64, error) {
 		for i := 0; i < o.warmup; i++ {
 			if _, _, err := step(&b); err != nil {
 				return 0, err
 			}
 		}
+		stop, err := startProfile(o, phase)
+		if err != nil {
+			return 0, err
+		}
 		start := time.Now()
 		for i := 0; i < o.steps; i++ {
 			if _, _, err := step(&b); err != nil {
+				stop()
 				return 0, err
 			}
 		}
-		return float64(o.steps*o.batch) / time.Since(start).Seconds(), nil
+		ips := float64(o.steps*o.batch) / time.Since(start).Seconds()
+		return ips, stop()
 	}
-	trainIPS, err := timeSteps(tr.Step)
+	trainIPS, err := timeSteps("train", tr.Step)
 	if err != nil {
 		return Result{}, err
 	}
-	inferIPS, err := timeSteps(tr.Predict)
+	inferIPS, err := timeSteps("infer", tr.Predict)
 	if err != nil {
 		return Result{}, err
 	}
 	return Result{Model: o.models, Activation: act.String(), Placement: pl.String(), Batch: o.batch, Params: m.ParamCount(),
-		TrainImgS: trainIPS, InferImgS: inferIPS, Threads: runtime.GOMAXPROCS(0), Backend: backend, Provenance: provenance.Collect()}, nil
+		TrainImgS: trainIPS, InferImgS: inferIPS, FusedInfer: o.fuse, Threads: runtime.GOMAXPROCS(0), Backend: backend, Provenance: provenance.Collect()}, nil
+}
+
+// startProfile starts a CPU profile of one phase ("train" or "infer") when -profile-dir is set, and returns the
+// function that stops it and closes its file. Only the timed steps are profiled, not the warm-up.
+func startProfile(o options, phase string) (stop func() error, err error) {
+	if o.profileDir == "" {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+		return nil, fmt.Errorf("-profile-dir: %w", err)
+	}
+	name := filepath.Join(o.profileDir, fmt.Sprintf("%s-%s-%s-%s.pprof", o.models, o.activations, o.placements, phase))
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("-profile-dir: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-profile-dir: %s: %w", name, err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }

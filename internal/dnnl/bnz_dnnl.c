@@ -22,7 +22,7 @@
 static void *arena[4];
 static size_t arena_size[4];
 
-static void *arena_get(int slot, size_t need) {
+void *bnz_arena_get(int slot, size_t need) {
 	if (need <= arena_size[slot]) {
 		return arena[slot];
 	}
@@ -37,9 +37,9 @@ size_t bnz_arena_bytes(void) {
 	return arena_size[0] + arena_size[1] + arena_size[2] + arena_size[3];
 }
 
-// describe_md writes a short name of md's layout: dimensions from outermost to innermost (letters a, b, c, d, upper
+// bnz_describe_md writes a short name of md's layout: dimensions from outermost to innermost (letters a, b, c, d, upper
 // case when blocked) followed by the inner blocks, e.g. "aBcd16b" for nChw16c.
-static void describe_md(const dnnl_memory_desc_t *md, char *buf, size_t size) {
+void bnz_describe_md(const dnnl_memory_desc_t *md, char *buf, size_t size) {
 	if (md->format_kind != dnnl_blocked) {
 		snprintf(buf, size, "kind %d", (int)md->format_kind);
 		return;
@@ -85,7 +85,7 @@ static dnnl_status_t setup_arg(bnz_step *s, int pos, int arg, int output, dnnl_e
 		*failed = "dnnl_primitive_desc_query_md";
 		return dnnl_runtime_error;
 	}
-	describe_md(md, a->format, sizeof a->format);
+	bnz_describe_md(md, a->format, sizeof a->format);
 	CHECK(dnnl_memory_create, (&a->user, user_md, eng, DNNL_MEMORY_NONE));
 	if (dnnl_memory_desc_equal(md, user_md)) {
 		return dnnl_success;
@@ -253,7 +253,7 @@ static dnnl_status_t exec(bnz_step *s, dnnl_stream_t stream, void *ptr[3], const
 		CHECK(dnnl_memory_set_data_handle, (a->user, ptr[i]));
 		dnnl_memory_t m = a->user;
 		if (a->inner != NULL) {
-			void *buf = arena_get(i, a->inner_size);
+			void *buf = bnz_arena_get(i, a->inner_size);
 			if (buf == NULL) {
 				*failed = "aligned_alloc";
 				return dnnl_out_of_memory;
@@ -266,7 +266,7 @@ static dnnl_status_t exec(bnz_step *s, dnnl_stream_t stream, void *ptr[3], const
 		nargs++;
 	}
 	if (s->scratch != NULL) {
-		void *buf = arena_get(3, s->scratch_size);
+		void *buf = bnz_arena_get(3, s->scratch_size);
 		if (buf == NULL) {
 			*failed = "aligned_alloc";
 			return dnnl_out_of_memory;

@@ -50,6 +50,13 @@ void bnz_conv_destroy(bnz_conv *c);
 dnnl_status_t bnz_exec(bnz_conv *c, int which, dnnl_stream_t stream, void *p0, void *p1, void *p2,
 		const char **failed);
 
+// bnz_arena_get returns arena buffer slot (0–3) grown to at least need bytes, or NULL when allocation fails. The
+// buffers are shared by every primitive and valid during one call from the oneDNN thread.
+void *bnz_arena_get(int slot, size_t need);
+
+// bnz_describe_md writes a short name of md's layout, e.g. "aBcd8b" for nChw8c.
+void bnz_describe_md(const dnnl_memory_desc_t *md, char *buf, size_t size);
+
 // bnz_arena_bytes reports the bytes held by the shared reorder/scratchpad buffers.
 size_t bnz_arena_bytes(void);
 
