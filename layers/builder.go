@@ -187,6 +187,9 @@ func (b *Builder) MaxPool2d(x *G.Node, k, stride int) (*G.Node, error) {
 	if len(s) != 4 || s[2] < k || s[3] < k {
 		return nil, fmt.Errorf("max-pool %d×%d: input %v is too small (the model is too deep for this input size)", k, k, s)
 	}
+	if b.fusing() && stride >= 1 {
+		return b.fusedMaxPool(x, k, stride)
+	}
 	return MaxPool2dOp(x, k, stride, 0)
 }
 

@@ -119,12 +119,11 @@ type dnnlFused struct{}
 
 func (dnnlFused) blockChannels() int { return dnnl.BlockChannels() }
 
-var eltwiseAlgs = map[eltwiseAlg]dnnl.Eltwise{eltRelu: dnnl.EltRelu, eltTanh: dnnl.EltTanh, eltLinear: dnnl.EltLinear,
-	eltLogistic: dnnl.EltLogistic, eltElu: dnnl.EltElu, eltSwish: dnnl.EltSwish, eltGeluErf: dnnl.EltGeluErf,
+var eltwiseAlgs = map[eltwiseAlg]dnnl.Eltwise{eltRelu: dnnl.EltRelu, eltLogistic: dnnl.EltLogistic, eltElu: dnnl.EltElu, eltSwish: dnnl.EltSwish, eltGeluErf: dnnl.EltGeluErf,
 	eltClip: dnnl.EltClip}
 
-var postKinds = map[postKind]dnnl.PostKind{postEltwise: dnnl.PostEltwise, postScale: dnnl.PostScale,
-	postShift: dnnl.PostShift, postSum: dnnl.PostSum}
+var postKinds = map[postKind]dnnl.PostKind{postEltwise: dnnl.PostEltwise, postSum: dnnl.PostSum,
+	postTanh: dnnl.PostTanh, postAffine: dnnl.PostAffine}
 
 func layoutOf(blocked bool) dnnl.Layout {
 	if blocked {
@@ -145,4 +144,9 @@ func (dnnlFused) forward(s *fusedSpec, x, w, bias, scale, shift, res, y []float3
 			Beta: float32(p.beta), OutScale: float32(p.outScale)}
 	}
 	return f.Forward(x, w, bias, scale, shift, res, y)
+}
+
+func (dnnlFused) maxPool(p *fusedPoolOp, x, y []float32) error {
+	return dnnl.MaxPool{N: p.n, C: p.c, H: p.h, W: p.w, K: p.k, Stride: p.stride, In: layoutOf(p.flags.inBlocked),
+		Out: layoutOf(p.flags.outBlocked)}.Forward(x, y)
 }

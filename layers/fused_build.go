@@ -89,7 +89,7 @@ func (b *Builder) fusedUnit(x *G.Node, u ConvUnit, residual *G.Node) (y *G.Node,
 		}
 		y, err = b.fusedConv(x, u.Name, u.Out, u.Kernel, u.Stride, u.Pad, u.Depthwise, roleConventional, append(posts, act...), residual)
 	case Swapped: // BN(act(conv(x))) + residual, the sum a separate op
-		posts := append(act, fusedPost{kind: postScale}, fusedPost{kind: postShift})
+		posts := append(act, fusedPost{kind: postAffine})
 		if y, err = b.fusedConv(x, u.Name, u.Out, u.Kernel, u.Stride, u.Pad, u.Depthwise, roleSwapped, posts, nil); err == nil && residual != nil {
 			if !y.Shape().Eq(residual.Shape()) {
 				return nil, true, fmt.Errorf("unit %q: output %v and shortcut %v differ in shape", u.Name, y.Shape(), residual.Shape())
@@ -102,39 +102,45 @@ func (b *Builder) fusedUnit(x *G.Node, u ConvUnit, residual *G.Node) (y *G.Node,
 	return y, true, err
 }
 
-// Finish completes a graph once its architecture is built (zoo.Model.Build calls it): a fused unit whose output
-// is read only by other fused units, as their input or shortcut, leaves it in oneDNN's blocked layout and they
-// read it so, which saves a reorder to NCHW and one back per such edge. No op may be added to the graph after
-// Finish that reads a fused unit's output. Without fused units it does nothing.
+// fusedMaxPool adds a fused evaluation max-pool (k×k, stride, no padding) over x.
+func (b *Builder) fusedMaxPool(x *G.Node, k, stride int) (*G.Node, error) {
+	s := x.Shape()
+	op := &fusedPoolOp{opBase: newOpBase("fused.maxpool"), n: s[0], c: s[1], h: s[2], w: s[3], k: k, stride: stride,
+		inID: x.ID()}
+	y, err := G.ApplyOp(op, x)
+	if err != nil {
+		return nil, fmt.Errorf("max-pool: %w", err)
+	}
+	b.fused = append(b.fused, y)
+	return y, nil
+}
+
+// Finish completes a graph once its architecture is built (zoo.Model.Build calls it): a fused op (unit or
+// max-pool) whose output is read only by other fused ops, as their input or shortcut, leaves it in oneDNN's
+// blocked layout and they read it so, which saves a reorder to NCHW and one back per such edge. No op may be
+// added to the graph after Finish that reads a fused op's output. Without fused ops it does nothing.
 func (b *Builder) Finish() error {
 	if len(b.fused) == 0 {
 		return nil
 	}
 	block := fusedAccel32.blockChannels()
-	ops := make(map[int64]*fusedUnitOp, len(b.fused))
+	ops := make(map[int64]layoutOp, len(b.fused))
 	for _, n := range b.fused {
-		op, ok := n.Op().(*fusedUnitOp)
+		op, ok := n.Op().(layoutOp)
 		if !ok {
-			return fmt.Errorf("finish: node %v is not a fused unit", n)
+			return fmt.Errorf("finish: node %v is not a fused op", n)
 		}
 		ops[n.ID()] = op
 	}
 	for _, n := range b.fused {
 		op := ops[n.ID()]
-		if op.spec.o%block != 0 {
+		if op.outChannels()%block != 0 {
 			continue
 		}
 		readers := b.Graph.To(n.ID())
-		if readers.Len() == 0 {
-			continue
-		}
-		type use struct {
-			op       *fusedUnitOp
-			residual bool
-		}
-		var uses []use
-		keep := true
-		for readers.Next() {
+		var marks []*bool
+		keep := readers.Len() > 0
+		for keep && readers.Next() {
 			r, ok := readers.Node().(*G.Node)
 			if !ok {
 				keep = false
@@ -145,23 +151,20 @@ func (b *Builder) Finish() error {
 				keep = false
 				break
 			}
-			if rop.inID == n.ID() {
-				uses = append(uses, use{op: rop})
+			in, res := rop.ids()
+			if in == n.ID() {
+				marks = append(marks, &rop.layout().inBlocked)
 			}
-			if rop.resID == n.ID() {
-				uses = append(uses, use{op: rop, residual: true})
+			if res == n.ID() {
+				marks = append(marks, &rop.layout().resBlocked)
 			}
 		}
-		if !keep || len(uses) == 0 {
+		if !keep || len(marks) == 0 {
 			continue
 		}
-		op.spec.outBlocked = true
-		for _, u := range uses {
-			if u.residual {
-				u.op.spec.resBlocked = true
-			} else {
-				u.op.spec.inBlocked = true
-			}
+		op.layout().outBlocked = true
+		for _, m := range marks {
+			*m = true
 		}
 	}
 	return nil

@@ -17,9 +17,12 @@ import (
 //   - conventional, conv → BN → act: BN's per-channel scale s = γ/√(σ² + ε) is folded into the filter (w·s) and
 //     its shift β − μ·s becomes the convolution's bias; the activation is an eltwise post-op. A residual block's
 //     shortcut, added before the activation, is a sum post-op.
-//   - swapped, conv → act → BN: the activation is an eltwise post-op and BN a per-channel multiply and add (binary
-//     post-ops); the shortcut is added by a separate op (oneDNN 2.6 runs a sum after a binary post-op on its slow
-//     reference kernel).
+//   - swapped, conv → act → BN: the activation is a post-op and BN a per-channel multiply and add in bnzoo's own
+//     loop over the convolution's output (oneDNN's binary post-ops for it cost 5× more); the shortcut is added by
+//     a separate op (a sum post-op must come before the activation).
+//
+// The tanh family (tanh, LeCun tanh, shifted tanh) runs in bnzoo's own float32 loop after the convolution too,
+// within a few ulps of tanh: oneDNN 2.6's AVX2 tanh gathers from a table, which costs 4 ns a value on AMD cores.
 //   - conv → BN (projections): the folded bias alone, with a sum post-op for MobileNetV2's residual.
 //
 // A fused op whose output feeds only other fused ops leaves it in oneDNN's blocked layout (finishFused), so no
@@ -33,6 +36,20 @@ import (
 type fusedAccelerator interface {
 	blockChannels() int
 	forward(s *fusedSpec, x, w, bias, scale, shift, res, y []float32) error
+	maxPool(p *fusedPoolOp, x, y []float32) error
+}
+
+// layoutFlags say which of a fused op's tensors are in the blocked layout; Builder.Finish sets them.
+type layoutFlags struct {
+	inBlocked, outBlocked, resBlocked bool
+}
+
+// layoutOp is a fused op whose tensors can be blocked: a fused unit or a fused max-pool.
+type layoutOp interface {
+	// ids returns the graph IDs of the op's input and residual nodes (−1: none); its other inputs are parameters.
+	ids() (in, res int64)
+	outChannels() int
+	layout() *layoutFlags
 }
 
 var fusedAccel32 fusedAccelerator
@@ -41,17 +58,15 @@ type postKind int
 
 const (
 	postEltwise postKind = iota + 1
-	postScale
-	postShift
 	postSum
+	postTanh   // outScale·tanh(alpha·x − beta) in bnzoo's own float32 loop, after oneDNN's post-ops
+	postAffine // x·scale[k] + shift[k] per channel, in bnzoo's own loop, last
 )
 
 type eltwiseAlg int
 
 const (
 	eltRelu eltwiseAlg = iota + 1
-	eltTanh
-	eltLinear
 	eltLogistic
 	eltElu
 	eltSwish
@@ -59,8 +74,8 @@ const (
 	eltClip
 )
 
-// fusedPost is one post-op: outScale·alg(x) with alpha and beta as oneDNN defines them, or a per-channel scale or
-// shift, or the sum of the residual.
+// fusedPost is one post-op: outScale·alg(x) with alpha and beta as oneDNN defines them, the sum of the residual,
+// or one of bnzoo's own (tanh, per-channel affine).
 type fusedPost struct {
 	kind        postKind
 	alg         eltwiseAlg
@@ -72,9 +87,9 @@ type fusedPost struct {
 type fusedSpec struct {
 	n, c, h, w, o, k, stride, pad, groups int
 	ho, wo                                int
-	inBlocked, outBlocked, resBlocked     bool
-	bias                                  bool
-	posts                                 []fusedPost
+	layoutFlags
+	bias  bool
+	posts []fusedPost
 }
 
 // activationPosts returns act as eltwise post-ops, or false when oneDNN has no such post-op (softsign).
@@ -90,13 +105,11 @@ func activationPosts(act Activation) ([]fusedPost, bool) {
 	case LeakyReLU:
 		return []fusedPost{e(eltRelu, act.Alpha, 0)}, true
 	case Tanh:
-		return []fusedPost{e(eltTanh, 0, 0)}, true
+		return []fusedPost{{kind: postTanh, alpha: 1, outScale: 1}}, true
 	case LeCunTanh:
-		t := e(eltTanh, 0, 0)
-		t.outScale = lecunScale
-		return []fusedPost{e(eltLinear, lecunSlope, 0), t}, true
+		return []fusedPost{{kind: postTanh, alpha: lecunSlope, outScale: lecunScale}}, true
 	case ShiftedTanh:
-		return []fusedPost{e(eltLinear, 1, -act.Shift), e(eltTanh, 0, 0)}, true
+		return []fusedPost{{kind: postTanh, alpha: 1, beta: act.Shift, outScale: 1}}, true
 	case Sigmoid:
 		return []fusedPost{e(eltLogistic, 0, 0)}, true
 	case HardTanh:
@@ -132,6 +145,10 @@ type fusedUnitOp struct {
 
 	wScaled, bias, scale, shift []float32 // per-call folded parameters
 }
+
+func (op *fusedUnitOp) ids() (in, res int64) { return op.inID, op.resID }
+func (op *fusedUnitOp) outChannels() int     { return op.spec.o }
+func (op *fusedUnitOp) layout() *layoutFlags { return &op.spec.layoutFlags }
 
 func (op *fusedUnitOp) hasResidual() bool {
 	for _, p := range op.spec.posts {
@@ -225,6 +242,54 @@ func (op *fusedUnitOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 	}
 	y := outUninit(a, tensor.Float32, op.outShape()...)
 	if err := fusedAccel32.forward(s, x.Float32s(), wIn, bias, scale, shift, res, y.Float32s()); err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return y, nil
+}
+
+// fusedPoolOp is an evaluation max-pool (k×k, stride, no padding) that can read and write the blocked layout, so
+// that VGG's pools between fused units need no reorders. It computes MaxPool2dOp's forward values (the maximum of
+// each window; NaN aside, which only oneDNN's kernel propagates).
+type fusedPoolOp struct {
+	opBase
+	n, c, h, w, k, stride int
+	inID                  int64
+	flags                 layoutFlags
+}
+
+func (op *fusedPoolOp) ids() (in, res int64) { return op.inID, -1 }
+func (op *fusedPoolOp) outChannels() int     { return op.c }
+func (op *fusedPoolOp) layout() *layoutFlags { return &op.flags }
+
+func (op *fusedPoolOp) Arity() int { return 1 }
+func (op *fusedPoolOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t)
+}
+func (op *fusedPoolOp) outShape() tensor.Shape {
+	return tensor.Shape{op.n, op.c, (op.h-op.k)/op.stride + 1, (op.w-op.k)/op.stride + 1}
+}
+func (op *fusedPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
+func (op *fusedPoolOp) Do(in ...G.Value) (G.Value, error)              { return op.DoPooled(nil, in...) }
+
+// DoPooled runs the pool on the fused kernels.
+func (op *fusedPoolOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, error) {
+	if fusedAccel32 == nil {
+		return nil, fmt.Errorf("%s: a fused max-pool needs the fused kernels (removed by WithoutAccelerators?)", op.name)
+	}
+	if len(in) != 1 {
+		return nil, fmt.Errorf("%s: %d inputs, want 1", op.name, len(in))
+	}
+	x, err := denseOf(op.name, in[0])
+	if err != nil {
+		return nil, err
+	}
+	if x.Dtype() != tensor.Float32 || x.RequiresIterator() || !x.Shape().Eq(tensor.Shape{op.n, op.c, op.h, op.w}) {
+		return nil, fmt.Errorf("%s: input %v %v, want contiguous float32 %v", op.name, x.Dtype(), x.Shape(),
+			tensor.Shape{op.n, op.c, op.h, op.w})
+	}
+	y := outUninit(a, tensor.Float32, op.outShape()...)
+	if err := fusedAccel32.maxPool(op, x.Float32s(), y.Float32s()); err != nil {
 		return nil, fmt.Errorf("%s: %w", op.name, err)
 	}
 	return y, nil

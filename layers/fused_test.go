@@ -9,7 +9,8 @@ import (
 
 // TestFinishKeepsBlockedLayoutBetweenFusedUnits checks which edges Builder.Finish leaves in oneDNN's blocked
 // layout: a fused unit read only by fused units (as input or as shortcut) writes blocked and its readers read it
-// so; one read by any other op (here a max-pool), or with channels that are not a multiple of the block, stays NCHW.
+// so, and so does a fused max-pool; an output read by any other op (here a reshape), or with channels that are
+// not a multiple of the block, stays NCHW.
 func TestFinishKeepsBlockedLayoutBetweenFusedUnits(t *testing.T) {
 	if fusedAccel32 == nil {
 		t.Skip("no fused kernels in this build (they come with -tags dnnl)")
@@ -45,11 +46,19 @@ func TestFinishKeepsBlockedLayoutBetweenFusedUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.MaxPool2d(f, 2, 2); err != nil {
+	pool, err := b.MaxPool2d(f, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flatten(pool); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Finish(); err != nil {
 		t.Fatal(err)
+	}
+	pf := pool.Op().(*fusedPoolOp).flags
+	if !pf.inBlocked || pf.outBlocked {
+		t.Errorf("max-pool read by a reshape: blocked in/out = %v/%v, want true/false", pf.inBlocked, pf.outBlocked)
 	}
 	spec := func(n *G.Node) fusedSpec {
 		op, ok := n.Op().(*fusedUnitOp)
@@ -68,7 +77,7 @@ func TestFinishKeepsBlockedLayoutBetweenFusedUnits(t *testing.T) {
 		{"c", c, true, true, false, false},
 		{"d (residual)", d, true, true, true, true},
 		{"e (output channels not a multiple of the block)", e, true, false, false, false},
-		{"f (read by a max-pool)", f, false, false, false, false},
+		{"f (read by a fused max-pool)", f, false, true, false, false},
 	} {
 		s := spec(c.n)
 		if s.inBlocked != c.in || s.outBlocked != c.out || s.resBlocked != c.res {

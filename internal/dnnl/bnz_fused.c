@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "bnz_dnnl.h"
 #include "bnz_fused.h"
 
@@ -33,6 +37,11 @@ struct bnz_fused {
 	dnnl_memory_t vec[2];         // the SCALE and SHIFT vectors (NULL when absent)
 	int vec_arg[2];               // their execution argument indices
 	int sum;                      // a SUM post-op: the residual is put into dst before the convolution
+	int affine;                   // an AFFINE post-op run by own_posts() after the convolution
+	int tanh;                     // a TANH post-op run by own_posts(): tanh_scale·tanh(tanh_in·x − tanh_shift)
+	float tanh_in, tanh_shift, tanh_scale;
+	int64_t affine_block;         // the channel block of the primitive's dst layout (1: nchw)
+	int64_t n, o, hw;             // output geometry, for affine()
 	dnnl_memory_t res;            // the residual in the caller's layout
 	dnnl_primitive_t res_reorder; // res → the memory the primitive writes; NULL when the layouts agree (a copy)
 	size_t dst_bytes;
@@ -67,6 +76,127 @@ static dnnl_status_t fused_arg_setup(fused_arg *a, int slot, int output, dnnl_en
 	return st;
 }
 
+// channel_block returns B when md is nchw (B = 1) or nChw<B>c, and 0 for any other layout.
+static int64_t channel_block(const dnnl_memory_desc_t *md) {
+	if (md->format_kind != dnnl_blocked || md->ndims != 4) {
+		return 0;
+	}
+	const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+	const dnnl_dim_t *pd = md->padded_dims;
+	int64_t blk = 1;
+	if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 && b->inner_blks[0] <= 16) {
+		blk = b->inner_blks[0];
+	} else if (b->inner_nblks != 0) {
+		return 0;
+	}
+	// Dense, outermost to innermost: n, c/B, h, w (then the block).
+	if (b->strides[3] != blk || b->strides[2] != blk * pd[3] || b->strides[1] != blk * pd[2] * pd[3] ||
+			b->strides[0] != pd[1] * pd[2] * pd[3]) {
+		return 0;
+	}
+	return blk;
+}
+
+// tanh_f32 is tanh in float32 by the rational approximation of Eigen's generic_fast_tanh_float (odd degree-13
+// numerator over even degree-6 denominator, argument clamped to ±7.9053, where tanh rounds to ±1; x itself below
+// 4e-4): branch-free, so the loops below vectorise. Its error is a few float32 ulps (TestFusedTanhAccuracy), NaN
+// stays NaN.
+static inline float tanh_f32(float x) {
+	const float clamp = 7.90531110763549805f;
+	float c = x < -clamp ? -clamp : (x > clamp ? clamp : x);
+	float x2 = c * c;
+	float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+	p = x2 * p + -8.60467152213735e-11f;
+	p = x2 * p + 5.12229709037114e-08f;
+	p = x2 * p + 1.48572235717979e-05f;
+	p = x2 * p + 6.37261928875436e-04f;
+	p = x2 * p + 4.89352455891786e-03f;
+	p = c * p;
+	float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+	q = x2 * q + 2.26843463243900e-03f;
+	q = x2 * q + 4.89352518554385e-03f;
+	float r = p / q;
+	r = (x < 0.0004f && x > -0.0004f) ? x : r;
+	return x != x ? x : r;
+}
+
+#ifdef __AVX2__
+// tanh8 is tanh_f32 on eight lanes.
+static inline __m256 tanh8(__m256 x) {
+	const __m256 clamp = _mm256_set1_ps(7.90531110763549805f);
+	__m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_sub_ps(_mm256_setzero_ps(), clamp)), clamp);
+	__m256 x2 = _mm256_mul_ps(c, c);
+#define MADD(a, b, k) _mm256_add_ps(_mm256_mul_ps(a, b), _mm256_set1_ps(k))
+	__m256 p = MADD(x2, _mm256_set1_ps(-2.76076847742355e-16f), 2.00018790482477e-13f);
+	p = MADD(x2, p, -8.60467152213735e-11f);
+	p = MADD(x2, p, 5.12229709037114e-08f);
+	p = MADD(x2, p, 1.48572235717979e-05f);
+	p = MADD(x2, p, 6.37261928875436e-04f);
+	p = MADD(x2, p, 4.89352455891786e-03f);
+	p = _mm256_mul_ps(c, p);
+	__m256 q = MADD(x2, _mm256_set1_ps(1.19825839466702e-06f), 1.18534705686654e-04f);
+	q = MADD(x2, q, 2.26843463243900e-03f);
+	q = MADD(x2, q, 4.89352518554385e-03f);
+#undef MADD
+	__m256 r = _mm256_div_ps(p, q);
+	__m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+	__m256 keep = _mm256_or_ps(_mm256_cmp_ps(ax, _mm256_set1_ps(0.0004f), _CMP_LT_OQ), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+	return _mm256_blendv_ps(r, x, keep);
+}
+
+// own8 applies the own post-ops to eight values with per-lane scale and shift.
+static inline __m256 own8(__m256 v, int th, __m256 ti, __m256 ts, __m256 to, __m256 sc, __m256 sh) {
+	if (th) {
+		v = _mm256_mul_ps(to, tanh8(_mm256_sub_ps(_mm256_mul_ps(ti, v), ts)));
+	}
+	return _mm256_add_ps(_mm256_mul_ps(v, sc), sh);
+}
+#endif
+
+// own_scalar applies the own post-ops to one value.
+static inline float own_scalar(float v, int th, float ti, float ts, float to, float sc, float sh) {
+	if (th) {
+		v = to * tanh_f32(ti * v - ts);
+	}
+	return v * sc + sh;
+}
+
+// own_posts applies the TANH and AFFINE post-ops (v = scale·tanh(in·v − shift), then v = v·sc[k] + sh[k] per
+// channel k) in float32 to a buffer in nchw (block 1) or nChw<B>c (B ≤ 16); padded channels, past o, are left
+// with scale 1 and shift 0. With AVX2 it runs eight values at a time (GCC does not vectorise the tanh itself).
+static void own_posts(const bnz_fused *f, float *y, const float *scale, const float *shift) {
+	const int64_t blk = f->affine_block, hw = f->hw, o = f->o, nb = (o + blk - 1) / blk;
+	const int th = f->tanh, af = f->affine;
+	const float ti = f->tanh_in, ts = f->tanh_shift, to = f->tanh_scale;
+#pragma omp parallel for schedule(static)
+	for (int64_t p = 0; p < f->n * nb; p++) {
+		const int64_t cb = p % nb, lanes = o - cb * blk < blk ? o - cb * blk : blk;
+		float *q = y + p * hw * blk;
+		float sc[16], sh[16];
+		for (int64_t l = 0; l < blk; l++) {
+			sc[l] = af && l < lanes ? scale[cb * blk + l] : 1.0f;
+			sh[l] = af && l < lanes ? shift[cb * blk + l] : 0.0f;
+		}
+		int64_t j = 0, len = hw * blk;
+#ifdef __AVX2__
+		const __m256 vti = _mm256_set1_ps(ti), vts = _mm256_set1_ps(ts), vto = _mm256_set1_ps(to);
+		if (blk == 1) {
+			const __m256 a = _mm256_set1_ps(sc[0]), b = _mm256_set1_ps(sh[0]);
+			for (; j + 8 <= len; j += 8)
+				_mm256_storeu_ps(q + j, own8(_mm256_loadu_ps(q + j), th, vti, vts, vto, a, b));
+		} else if (blk == 8 || blk == 16) {
+			for (; j + blk <= len; j += blk)
+				for (int64_t l = 0; l < blk; l += 8)
+					_mm256_storeu_ps(q + j + l, own8(_mm256_loadu_ps(q + j + l), th, vti, vts, vto,
+							_mm256_loadu_ps(sc + l), _mm256_loadu_ps(sh + l)));
+		}
+#endif
+		for (; j < len; j++) {
+			q[j] = own_scalar(q[j], th, ti, ts, to, sc[j % blk], sh[j % blk]);
+		}
+	}
+}
+
 static dnnl_status_t fused_build(bnz_fused *f, dnnl_engine_t eng, const int64_t g[9], const int fmt[3], int bias,
 		int npost, const bnz_post *post, dnnl_primitive_attr_t attr, dnnl_post_ops_t po, dnnl_primitive_desc_t *pd,
 		const char **failed) {
@@ -98,8 +228,28 @@ static dnnl_status_t fused_build(bnz_fused *f, dnnl_engine_t eng, const int64_t 
 	CHECK(dnnl_memory_desc_init_by_tag, (&vec_md, 4, vec_dims, dnnl_f32, dnnl_nchw));
 
 	int nvec = 0;
+	f->n = n;
+	f->o = o;
+	f->hw = ho * wo;
 	for (int i = 0; i < npost; i++) {
 		switch (post[i].kind) {
+		case BNZ_POST_AFFINE:
+			if (i != npost - 1) {
+				*failed = "bnz_fused_create (an affine post-op must be last)";
+				return dnnl_invalid_arguments;
+			}
+			f->affine = 1;
+			break;
+		case BNZ_POST_TANH:
+			if (f->tanh || f->affine) {
+				*failed = "bnz_fused_create (a tanh post-op must come once, before an affine one)";
+				return dnnl_invalid_arguments;
+			}
+			f->tanh = 1;
+			f->tanh_in = post[i].alpha;
+			f->tanh_shift = post[i].beta;
+			f->tanh_scale = post[i].scale;
+			break;
 		case BNZ_POST_ELTWISE:
 			CHECK(dnnl_post_ops_append_eltwise, (po, post[i].scale, (dnnl_alg_kind_t)post[i].alg, post[i].alpha, post[i].beta));
 			break;
@@ -145,6 +295,10 @@ static dnnl_status_t fused_build(bnz_fused *f, dnnl_engine_t eng, const int64_t 
 	if (psrc == NULL || pwei == NULL || pdst == NULL) {
 		*failed = "dnnl_primitive_desc_query_md";
 		return dnnl_runtime_error;
+	}
+	if ((f->affine || f->tanh) && (f->affine_block = channel_block(pdst)) == 0) {
+		*failed = "bnz_fused_create (the convolution's output layout has no affine loop)";
+		return dnnl_unimplemented;
 	}
 	dnnl_status_t st;
 	if ((st = fused_arg_setup(&f->src, 0, 0, eng, &src_user, psrc, failed)) ||
@@ -318,6 +472,12 @@ static dnnl_status_t fused_run(bnz_fused *f, dnnl_stream_t stream, void *x, void
 		}
 	}
 	CHECK(dnnl_primitive_execute, (f->prim, stream, nargs, args));
+	if (f->affine || f->tanh) {
+		void *out = NULL;
+		CHECK(dnnl_stream_wait, (stream));
+		CHECK(dnnl_memory_get_data_handle, (md, &out));
+		own_posts(f, (float *)out, (const float *)scale, (const float *)shift);
+	}
 	if (f->dst.reorder != NULL && (st = run_reorder(f->dst.reorder, stream, f->dst.inner, f->dst.user, failed))) {
 		return st;
 	}
@@ -341,4 +501,96 @@ dnnl_status_t bnz_fused_exec(bnz_fused *f, dnnl_stream_t stream, void *x, void *
 void bnz_fused_describe(const bnz_fused *f, char *buf, size_t size) {
 	snprintf(buf, size, "%s [%s%s, %s%s, %s%s]", f->impl, f->src.format, f->src.reorder ? " (reordered)" : "",
 			f->wei.format, f->wei.reorder ? " (reordered)" : "", f->dst.format, f->dst.reorder ? " (reordered)" : "");
+}
+
+// The pool runs in its source's layout (oneDNN's max-pool keeps the layout it is given); a destination in
+// another layout gets a reorder from arena slot 2.
+struct bnz_pool {
+	dnnl_primitive_t prim;
+	dnnl_memory_t src;
+	fused_arg dst;
+	char impl[64];
+};
+
+static dnnl_status_t pool_build(bnz_pool *p, dnnl_engine_t eng, const int64_t g[6], const int fmt[2],
+		dnnl_primitive_desc_t *pd, const char **failed) {
+	const int64_t n = g[0], c = g[1], h = g[2], w = g[3], k = g[4], s = g[5];
+	dnnl_dims_t src_dims = {n, c, h, w}, dst_dims = {n, c, (h - k) / s + 1, (w - k) / s + 1};
+	dnnl_dims_t strides = {s, s}, kernel = {k, k}, pad = {0, 0};
+	dnnl_memory_desc_t src_md, dst_user, dst_md;
+	CHECK(dnnl_memory_desc_init_by_tag, (&src_md, 4, src_dims, dnnl_f32, (dnnl_format_tag_t)fmt[0]));
+	CHECK(dnnl_memory_desc_init_by_tag, (&dst_user, 4, dst_dims, dnnl_f32, (dnnl_format_tag_t)fmt[1]));
+	CHECK(dnnl_memory_desc_init_by_tag, (&dst_md, 4, dst_dims, dnnl_f32, (dnnl_format_tag_t)fmt[0]));
+	dnnl_pooling_desc_t desc;
+	CHECK(dnnl_pooling_forward_desc_init, (&desc, dnnl_forward_inference, dnnl_pooling_max, &src_md, &dst_md,
+			strides, kernel, pad, pad));
+	CHECK(dnnl_primitive_desc_create, (pd, &desc, NULL, eng, NULL));
+	const char *impl = NULL;
+	if (dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl != NULL) {
+		snprintf(p->impl, sizeof p->impl, "%s", impl);
+	}
+	const dnnl_memory_desc_t *pdst = dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0);
+	if (pdst == NULL) {
+		*failed = "dnnl_primitive_desc_query_md";
+		return dnnl_runtime_error;
+	}
+	CHECK(dnnl_memory_create, (&p->src, &src_md, eng, DNNL_MEMORY_NONE));
+	dnnl_status_t st = fused_arg_setup(&p->dst, 2, 1, eng, &dst_user, pdst, failed);
+	if (st != dnnl_success) {
+		return st;
+	}
+	CHECK(dnnl_primitive_create, (&p->prim, *pd));
+	return dnnl_success;
+}
+
+dnnl_status_t bnz_pool_create(dnnl_engine_t eng, const int64_t g[6], const int fmt[2], bnz_pool **out,
+		const char **failed) {
+	*out = NULL;
+	bnz_pool *p = calloc(1, sizeof *p);
+	if (p == NULL) {
+		*failed = "calloc";
+		return dnnl_out_of_memory;
+	}
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_status_t st = pool_build(p, eng, g, fmt, &pd, failed);
+	if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+	if (st != dnnl_success) {
+		bnz_pool_destroy(p);
+		return st;
+	}
+	*out = p;
+	return dnnl_success;
+}
+
+void bnz_pool_destroy(bnz_pool *p) {
+	if (p == NULL) {
+		return;
+	}
+	if (p->prim) dnnl_primitive_destroy(p->prim);
+	if (p->src) dnnl_memory_destroy(p->src);
+	fused_arg_destroy(&p->dst);
+	free(p);
+}
+
+static dnnl_status_t pool_run(bnz_pool *p, dnnl_stream_t stream, void *x, void *y, const char **failed) {
+	dnnl_memory_t md;
+	dnnl_status_t st;
+	CHECK(dnnl_memory_set_data_handle, (p->src, x));
+	if ((st = attach(&p->dst, y, &md, failed))) {
+		return st;
+	}
+	dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, md}};
+	CHECK(dnnl_primitive_execute, (p->prim, stream, 2, args));
+	if (p->dst.reorder != NULL && (st = run_reorder(p->dst.reorder, stream, p->dst.inner, p->dst.user, failed))) {
+		return st;
+	}
+	CHECK(dnnl_stream_wait, (stream));
+	return dnnl_success;
+}
+
+dnnl_status_t bnz_pool_exec(bnz_pool *p, dnnl_stream_t stream, void *x, void *y, const char **failed) {
+	dnnl_status_t st = pool_run(p, stream, x, y, failed);
+	dnnl_memory_set_data_handle(p->src, DNNL_MEMORY_NONE);
+	dnnl_memory_set_data_handle(p->dst.user, DNNL_MEMORY_NONE);
+	return st;
 }

@@ -11,10 +11,15 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-enum { BNZ_POST_ELTWISE = 1, BNZ_POST_SCALE = 2, BNZ_POST_SHIFT = 3, BNZ_POST_SUM = 4, BNZ_MAX_POSTS = 8 };
+enum { BNZ_POST_ELTWISE = 1, BNZ_POST_SCALE = 2, BNZ_POST_SHIFT = 3, BNZ_POST_SUM = 4, BNZ_POST_AFFINE = 5,
+	BNZ_POST_TANH = 6, BNZ_MAX_POSTS = 8 };
 
 // bnz_post is one post-op: an elementwise function (alg, alpha, beta as dnnl_post_ops_append_eltwise takes them),
-// a multiplication by or an addition of a per-channel vector, or the sum of the residual.
+// a multiplication by or an addition of a per-channel vector, the sum of the residual, or (AFFINE, last only) the
+// per-channel y·scale + shift, which bnzoo's own loop applies to the convolution's output where its layout is
+// nchw or nChw8c/nChw16c (oneDNN 2.6's binary post-ops for the same cost 1.5–3× more) and binary post-ops do
+// elsewhere. TANH (after every oneDNN post-op, before AFFINE) is scale·tanh(alpha·x − beta) in bnzoo's loop too:
+// oneDNN 2.6's AVX2 tanh gathers from a table, slow on AMD's cores (4 ns a value here, 8× the rest of the loop).
 typedef struct {
 	int kind;
 	int alg;
@@ -39,5 +44,15 @@ dnnl_status_t bnz_fused_exec(bnz_fused *f, dnnl_stream_t stream, void *x, void *
 
 // bnz_fused_describe writes the implementation and the src/weights/dst layouts the primitive runs on.
 void bnz_fused_describe(const bnz_fused *f, char *buf, size_t size);
+
+
+// A max-pool for fused evaluation graphs: k×k windows, stride s, no padding, src and dst each nchw or blocked.
+typedef struct bnz_pool bnz_pool;
+
+// bnz_pool_create builds the pool of g = {N, C, H, W, K, stride} with layouts fmt = {src, dst}.
+dnnl_status_t bnz_pool_create(dnnl_engine_t eng, const int64_t g[6], const int fmt[2], bnz_pool **out,
+		const char **failed);
+void bnz_pool_destroy(bnz_pool *p);
+dnnl_status_t bnz_pool_exec(bnz_pool *p, dnnl_stream_t stream, void *x, void *y, const char **failed);
 
 #endif

@@ -52,6 +52,12 @@ const (
 	PostScale   PostKind = C.BNZ_POST_SCALE   // multiply channel k by scale[k]
 	PostShift   PostKind = C.BNZ_POST_SHIFT   // add shift[k] to channel k
 	PostSum     PostKind = C.BNZ_POST_SUM     // add the residual tensor
+	// PostAffine computes y·scale[k] + shift[k] per channel k after the convolution, in bnzoo's own loop (the
+	// last post-op only; it takes the scale and shift buffers)
+	PostAffine PostKind = C.BNZ_POST_AFFINE
+	// PostTanh computes OutScale·tanh(Alpha·x − Beta) after every oneDNN post-op, before PostAffine, in bnzoo's
+	// own float32 loop (oneDNN 2.6's AVX2 tanh is slow on AMD cores); within a few ulps of tanh.
+	PostTanh PostKind = C.BNZ_POST_TANH
 )
 
 // Eltwise is a oneDNN elementwise function usable as a post-op (oneDNN's definitions, with Alpha and Beta).
@@ -103,6 +109,15 @@ func (f FusedConv) check() error {
 	}
 	if f.NPosts < 0 || f.NPosts > MaxPosts {
 		return fmt.Errorf("dnnl: fused convolution with %d post-ops (at most %d)", f.NPosts, MaxPosts)
+	}
+	// bnzoo's own post-ops (PostTanh, then PostAffine) run after oneDNN's, so they must come last.
+	own := false
+	for _, p := range f.Posts[:f.NPosts] {
+		isOwn := p.Kind == PostTanh || p.Kind == PostAffine
+		if own && !isOwn {
+			return fmt.Errorf("dnnl: fused convolution with a oneDNN post-op after bnzoo's own")
+		}
+		own = own || isOwn
 	}
 	// oneDNN 2.6's JIT convolutions give two eltwise post-ops of the same function the first one's parameters
 	// (linear(2/3) → tanh → linear(1.7159) multiplied by 2/3 again), so a chain may use each function once;
@@ -196,8 +211,8 @@ func (f FusedConv) Forward(x, w, bias, scale, shift, residual, y []float32) erro
 		return nil
 	}
 	for _, c := range []error{want("x", x, true, lx), want("w", w, true, lw), want("y", y, true, ly),
-		want("bias", bias, f.Bias, o), want("scale", scale, f.has(PostScale), o),
-		want("shift", shift, f.has(PostShift), o), want("residual", residual, f.has(PostSum), ly)} {
+		want("bias", bias, f.Bias, o), want("scale", scale, f.has(PostScale) || f.has(PostAffine), o),
+		want("shift", shift, f.has(PostShift) || f.has(PostAffine), o), want("residual", residual, f.has(PostSum), ly)} {
 		if c != nil {
 			return c
 		}
@@ -241,4 +256,56 @@ func (f FusedConv) Describe() (string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// MaxPool is an evaluation-mode k×k max-pool with the given stride and no padding over (N, C, H, W), its input
+// and output each in a Layout (the output (N, C, ⌊(H − K)/Stride⌋ + 1, same for W), as layers' MaxPool2dOp).
+type MaxPool struct {
+	N, C, H, W, K, Stride int
+	In, Out               Layout
+}
+
+type poolKey struct {
+	p       MaxPool
+	threads int
+}
+
+var pools = map[poolKey]*C.bnz_pool{} // touched only on the oneDNN goroutine
+
+func (p MaxPool) sizes() (x, y int) {
+	return p.N * p.C * p.H * p.W, p.N * p.C * ((p.H-p.K)/p.Stride + 1) * ((p.W-p.K)/p.Stride + 1)
+}
+
+// Forward writes the max-pool of x to y.
+func (p MaxPool) Forward(x, y []float32) error {
+	if p.N < 1 || p.C < 1 || p.K < 1 || p.Stride < 1 || p.H < p.K || p.W < p.K {
+		return fmt.Errorf("dnnl: invalid max-pool %+v", p)
+	}
+	if b := BlockChannels(); (p.In == Blocked || p.Out == Blocked) && p.C%b != 0 {
+		return fmt.Errorf("dnnl: blocked layout needs channels that are multiples of %d: %+v", b, p)
+	}
+	if lx, ly := p.sizes(); len(x) != lx || len(y) != ly {
+		return fmt.Errorf("dnnl: max-pool %+v: buffers of %d and %d elements, want %d and %d", p, len(x), len(y), lx, ly)
+	}
+	return do(func() error {
+		key := poolKey{p: p, threads: setThreads()}
+		c, ok := pools[key]
+		if !ok {
+			g := [6]C.int64_t{C.int64_t(p.N), C.int64_t(p.C), C.int64_t(p.H), C.int64_t(p.W), C.int64_t(p.K), C.int64_t(p.Stride)}
+			fmts := [2]C.int{p.In.tag(), p.Out.tag()}
+			var failed *C.char
+			if st := C.bnz_pool_create(engine, &g[0], &fmts[0], &c, &failed); st != C.dnnl_success {
+				return fmt.Errorf("creating max-pool %+v: %w", p, statusErr(C.GoString(failed), st))
+			}
+			pools[key] = c
+		}
+		var failed *C.char
+		st := C.bnz_pool_exec(c, stream, unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0]), &failed)
+		runtime.KeepAlive(x)
+		runtime.KeepAlive(y)
+		if st != C.dnnl_success {
+			return fmt.Errorf("max-pool %+v: %w", p, statusErr(C.GoString(failed), st))
+		}
+		return nil
+	})
 }
