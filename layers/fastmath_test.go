@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -190,6 +191,11 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 	xs := x.Float32s()
 	xs[0], xs[1], xs[2], xs[3] = 0, 40, -40, 1e-7
 	xs[4], xs[5], xs[6], xs[7] = -800, -0.03, -1e-30, -0.05
+	// The tanh kernels' branch points (|z| = 0.05 and 9.1, also for LeCun's 2/3 and the shift 0.5), ±Inf, NaN, −0.
+	for i, v := range []float64{0.05, 0.0499999, 9.1, 9.0999, 13.65, 0.075, 0.55, 9.6, math.Inf(1), math.Inf(-1),
+		math.NaN(), math.Copysign(0, -1), 0.45, -9.1} {
+		xs[8+i] = float32(v)
+	}
 	for _, name := range []string{"tanh", "sigmoid", "relu", "lecun_tanh", "shifted_tanh:0.5", "leaky_relu", "elu:0.5",
 		"silu", "gelu"} {
 		op := &activationOp{opBase: newOpBase("act"), act: MustActivation(name)}
@@ -210,6 +216,9 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 			}
 			if math.Float32bits(outs[1][i]) != math.Float32bits(outs[2][i]) {
 				t.Fatalf("%s: element %d differs between runs", name, i)
+			}
+			if strings.Contains(name, "tanh") && math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+				t.Fatalf("%s(%g) = %g, the Go kernel's %g", name, xs[i], outs[1][i], outs[0][i])
 			}
 		}
 		const tol = 0.0
@@ -235,14 +244,22 @@ func TestEltAcceleratorAgrees(t *testing.T) {
 		}
 		var diff, scale float64
 		for i := range grads[0] {
-			diff = math.Max(diff, math.Abs(float64(grads[1][i])-float64(grads[0][i])))
-			scale = math.Max(scale, math.Abs(float64(grads[0][i])))
+			g0, g1 := float64(grads[0][i]), float64(grads[1][i])
+			if math.IsNaN(g0) || math.IsInf(g0, 0) || math.IsNaN(g1) || math.IsInf(g1, 0) {
+				// Non-finite inputs (the NaN and ±Inf above) give non-finite gradients: the same ones.
+				if math.IsNaN(g0) != math.IsNaN(g1) || (!math.IsNaN(g0) && g0 != g1) {
+					t.Fatalf("%s backward: element %d is %g, the Go kernel's %g", name, i, g1, g0)
+				}
+				continue
+			}
+			diff = math.Max(diff, math.Abs(g1-g0))
+			scale = math.Max(scale, math.Abs(g0))
 			if math.Float32bits(grads[1][i]) != math.Float32bits(grads[2][i]) {
 				t.Fatalf("%s backward: element %d differs between runs", name, i)
 			}
 		}
 		t.Logf("%s backward: relative difference from the Go kernel %.3g", name, diff/scale)
-		if diff/scale > tol {
+		if !(diff/scale <= tol) {
 			t.Errorf("%s backward: relative difference %.3g > %g", name, diff/scale, tol)
 		}
 	}
