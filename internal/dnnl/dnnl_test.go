@@ -122,6 +122,11 @@ func TestConv(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("plain=%v %+v:\n  %s", plain, s, strings.Join(d[:], "\n  "))
+			if pointwise := s.K == 1 && s.Stride == 1 && s.Pad == 0 && s.Groups == 1; pointwise || plain {
+				if all := strings.Join(d[:], " "); strings.Contains(all, "reordered") {
+					t.Errorf("%+v (pointwise %v) runs with reorders: %s", s, pointwise, all)
+				}
+			}
 		}
 	}
 	PlainLayouts = false
