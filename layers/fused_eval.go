@@ -216,29 +216,27 @@ func (op *fusedUnitOp) DoPooled(a machine.Allocator, in ...G.Value) (G.Value, er
 	if len(op.scale) != o {
 		op.scale, op.shift = make([]float32, o), make([]float32, o)
 	}
-	st := op.stats
+	wv := w.Float32s()
+	conventional := op.role == roleConventional
+	if conventional && len(op.wScaled) != len(wv) {
+		op.wScaled = make([]float32, len(wv))
+	}
+	st, per := op.stats, len(wv)/o
 	for k := 0; k < o; k++ {
 		sc := float64(gamma[k]) / math.Sqrt(st.Var[k]+st.Eps)
 		op.scale[k] = float32(sc)
 		op.shift[k] = float32(float64(beta[k]) - st.Mean[k]*sc)
-	}
-	wv := w.Float32s()
-	var wIn, bias, scale, shift []float32
-	switch op.role {
-	case roleConventional:
-		if len(op.wScaled) != len(wv) {
-			op.wScaled = make([]float32, len(wv))
-		}
-		per := len(wv) / o
-		for k := 0; k < o; k++ {
-			sc := float64(gamma[k]) / math.Sqrt(st.Var[k]+st.Eps)
+		if conventional { // BN folded into the filter: w·s per output channel
 			for i := k * per; i < (k+1)*per; i++ {
 				op.wScaled[i] = float32(float64(wv[i]) * sc)
 			}
 		}
-		wIn, bias = op.wScaled, op.shift
-	case roleSwapped:
-		wIn, scale, shift = wv, op.scale, op.shift
+	}
+	// Conventional: conv(x, w·s) + (β − μ·s), the shift as the bias; swapped: conv(x, w), then the scale and
+	// shift after the activation.
+	wIn, bias, scale, shift := wv, []float32(nil), op.scale, op.shift
+	if conventional {
+		wIn, bias, scale, shift = op.wScaled, op.shift, nil, nil
 	}
 	y := outUninit(a, tensor.Float32, op.outShape()...)
 	if err := fusedAccel32.forward(s, x.Float32s(), wIn, bias, scale, shift, res, y.Float32s()); err != nil {

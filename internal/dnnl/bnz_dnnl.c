@@ -73,18 +73,9 @@ void bnz_describe_md(const dnnl_memory_desc_t *md, char *buf, size_t size) {
 	}
 }
 
-// setup_arg prepares argument position pos of step s: a plain user memory object and, when the primitive's layout
-// for it (queried with what) differs, a memory object in that layout and the reorder between the two.
-static dnnl_status_t setup_arg(bnz_step *s, int pos, int arg, int output, dnnl_engine_t eng,
-		const dnnl_memory_desc_t *user_md, const_dnnl_primitive_desc_t pd, dnnl_query_t what, const char **failed) {
-	bnz_arg *a = &s->args[pos];
-	a->arg = arg;
+dnnl_status_t bnz_arg_init(bnz_arg *a, int output, dnnl_engine_t eng, const dnnl_memory_desc_t *user_md,
+		const dnnl_memory_desc_t *md, const char **failed) {
 	a->output = output;
-	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, what, 0);
-	if (md == NULL) {
-		*failed = "dnnl_primitive_desc_query_md";
-		return dnnl_runtime_error;
-	}
 	bnz_describe_md(md, a->format, sizeof a->format);
 	CHECK(dnnl_memory_create, (&a->user, user_md, eng, DNNL_MEMORY_NONE));
 	if (dnnl_memory_desc_equal(md, user_md)) {
@@ -104,6 +95,26 @@ static dnnl_status_t setup_arg(bnz_step *s, int pos, int arg, int output, dnnl_e
 		*failed = "dnnl_primitive_create (reorder)";
 	}
 	return st;
+}
+
+void bnz_arg_destroy(bnz_arg *a) {
+	if (a->reorder) dnnl_primitive_destroy(a->reorder);
+	if (a->inner) dnnl_memory_destroy(a->inner);
+	if (a->user) dnnl_memory_destroy(a->user);
+}
+
+// setup_arg prepares argument position pos of step s (bnz_arg_init) in the primitive's layout for it, queried
+// with what.
+static dnnl_status_t setup_arg(bnz_step *s, int pos, int arg, int output, dnnl_engine_t eng,
+		const dnnl_memory_desc_t *user_md, const_dnnl_primitive_desc_t pd, dnnl_query_t what, const char **failed) {
+	bnz_arg *a = &s->args[pos];
+	a->arg = arg;
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, what, 0);
+	if (md == NULL) {
+		*failed = "dnnl_primitive_desc_query_md";
+		return dnnl_runtime_error;
+	}
+	return bnz_arg_init(a, output, eng, user_md, md, failed);
 }
 
 // setup_step creates the primitive of pd, its scratchpad memory object and its name.
@@ -224,10 +235,7 @@ void bnz_conv_destroy(bnz_conv *c) {
 	for (int i = 0; i < BNZ_STEPS; i++) {
 		bnz_step *s = &c->step[i];
 		for (int j = 0; j < 3; j++) {
-			bnz_arg *a = &s->args[j];
-			if (a->reorder) dnnl_primitive_destroy(a->reorder);
-			if (a->inner) dnnl_memory_destroy(a->inner);
-			if (a->user) dnnl_memory_destroy(a->user);
+			bnz_arg_destroy(&s->args[j]);
 		}
 		if (s->scratch) dnnl_memory_destroy(s->scratch);
 		if (s->prim) dnnl_primitive_destroy(s->prim);
@@ -235,7 +243,7 @@ void bnz_conv_destroy(bnz_conv *c) {
 	free(c);
 }
 
-static dnnl_status_t reorder(dnnl_primitive_t r, dnnl_stream_t stream, dnnl_memory_t from, dnnl_memory_t to,
+dnnl_status_t bnz_reorder(dnnl_primitive_t r, dnnl_stream_t stream, dnnl_memory_t from, dnnl_memory_t to,
 		const char **failed) {
 	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
 	dnnl_status_t st = dnnl_primitive_execute(r, stream, 2, args);
@@ -279,7 +287,7 @@ static dnnl_status_t exec(bnz_step *s, dnnl_stream_t stream, void *ptr[3], const
 	for (int i = 0; i < 3; i++) {
 		bnz_arg *a = &s->args[i];
 		dnnl_status_t st;
-		if (!a->output && a->reorder != NULL && (st = reorder(a->reorder, stream, a->user, a->inner, failed))) {
+		if (!a->output && a->reorder != NULL && (st = bnz_reorder(a->reorder, stream, a->user, a->inner, failed))) {
 			return st;
 		}
 	}
@@ -287,7 +295,7 @@ static dnnl_status_t exec(bnz_step *s, dnnl_stream_t stream, void *ptr[3], const
 	for (int i = 0; i < 3; i++) {
 		bnz_arg *a = &s->args[i];
 		dnnl_status_t st;
-		if (a->output && a->reorder != NULL && (st = reorder(a->reorder, stream, a->inner, a->user, failed))) {
+		if (a->output && a->reorder != NULL && (st = bnz_reorder(a->reorder, stream, a->inner, a->user, failed))) {
 			return st;
 		}
 	}

@@ -50,6 +50,18 @@ void bnz_conv_destroy(bnz_conv *c);
 dnnl_status_t bnz_exec(bnz_conv *c, int which, dnnl_stream_t stream, void *p0, void *p1, void *p2,
 		const char **failed);
 
+// bnz_arg_init makes a's memory object in the caller's layout user_md and, when the primitive's layout md differs,
+// a memory object in md and the reorder between them (user → inner for an input, inner → user for an output).
+dnnl_status_t bnz_arg_init(bnz_arg *a, int output, dnnl_engine_t eng, const dnnl_memory_desc_t *user_md,
+		const dnnl_memory_desc_t *md, const char **failed);
+
+// bnz_arg_destroy releases what bnz_arg_init made.
+void bnz_arg_destroy(bnz_arg *a);
+
+// bnz_reorder runs reorder r from one memory object to another (not waiting for it).
+dnnl_status_t bnz_reorder(dnnl_primitive_t r, dnnl_stream_t stream, dnnl_memory_t from, dnnl_memory_t to,
+		const char **failed);
+
 // bnz_arena_get returns arena buffer slot (0–3) grown to at least need bytes, or NULL when allocation fails. The
 // buffers are shared by every primitive and valid during one call from the oneDNN thread.
 void *bnz_arena_get(int slot, size_t need);

@@ -18,19 +18,13 @@
 		}                                    \
 	} while (0)
 
-// fused_arg is one tensor of the convolution: the caller's memory object (its layout) and, when the primitive
-// prefers another layout, a memory object in that layout over an arena slot and the reorder between them.
-typedef struct {
-	dnnl_memory_t user, inner;
-	dnnl_primitive_t reorder;
-	size_t inner_size;
-	int slot;
-	char format[32];
-} fused_arg;
+// The arena slots of a fused convolution's (or pool's) tensors in the primitive's own layouts; slot 3 is the
+// scratchpad, as in bnz_dnnl.c.
+enum { SLOT_SRC = 0, SLOT_WEI = 1, SLOT_DST = 2 };
 
 struct bnz_fused {
 	dnnl_primitive_t prim;
-	fused_arg src, wei, dst;
+	bnz_arg src, wei, dst;
 	dnnl_memory_t bias;           // NULL without bias
 	dnnl_memory_t vec[2];         // the SCALE and SHIFT vectors (NULL when absent)
 	int vec_arg[2];               // their execution argument indices
@@ -47,32 +41,6 @@ struct bnz_fused {
 	size_t scratch_size;
 	char impl[64];
 };
-
-// fused_arg_setup creates the caller-layout memory of a and, when the primitive's layout pmd differs, its inner
-// memory and the reorder (user → inner for inputs, inner → user for the output).
-static dnnl_status_t fused_arg_setup(fused_arg *a, int slot, int output, dnnl_engine_t eng,
-		const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *pmd, const char **failed) {
-	a->slot = slot;
-	bnz_describe_md(pmd, a->format, sizeof a->format);
-	CHECK(dnnl_memory_create, (&a->user, user_md, eng, DNNL_MEMORY_NONE));
-	if (dnnl_memory_desc_equal(pmd, user_md)) {
-		return dnnl_success;
-	}
-	a->inner_size = dnnl_memory_desc_get_size(pmd);
-	CHECK(dnnl_memory_create, (&a->inner, pmd, eng, DNNL_MEMORY_NONE));
-	dnnl_primitive_desc_t rpd;
-	if (output) {
-		CHECK(dnnl_reorder_primitive_desc_create, (&rpd, pmd, eng, user_md, eng, NULL));
-	} else {
-		CHECK(dnnl_reorder_primitive_desc_create, (&rpd, user_md, eng, pmd, eng, NULL));
-	}
-	dnnl_status_t st = dnnl_primitive_create(&a->reorder, rpd);
-	dnnl_primitive_desc_destroy(rpd);
-	if (st != dnnl_success) {
-		*failed = "dnnl_primitive_create (reorder)";
-	}
-	return st;
-}
 
 // channel_block returns B when md is nchw (B = 1) or nChw<B>c, and 0 for any other layout.
 static int64_t channel_block(const dnnl_memory_desc_t *md) {
@@ -199,9 +167,9 @@ static dnnl_status_t fused_build(bnz_fused *f, dnnl_engine_t eng, const int64_t 
 		return dnnl_unimplemented;
 	}
 	dnnl_status_t st;
-	if ((st = fused_arg_setup(&f->src, 0, 0, eng, &src_user, psrc, failed)) ||
-			(st = fused_arg_setup(&f->wei, 1, 0, eng, &wei_user, pwei, failed)) ||
-			(st = fused_arg_setup(&f->dst, 2, 1, eng, &dst_user, pdst, failed))) {
+	if ((st = bnz_arg_init(&f->src, 0, eng, &src_user, psrc, failed)) ||
+			(st = bnz_arg_init(&f->wei, 0, eng, &wei_user, pwei, failed)) ||
+			(st = bnz_arg_init(&f->dst, 1, eng, &dst_user, pdst, failed))) {
 		return st;
 	}
 	if (bias) {
@@ -268,19 +236,13 @@ dnnl_status_t bnz_fused_create(dnnl_engine_t eng, const int64_t g[9], const int 
 	return dnnl_success;
 }
 
-static void fused_arg_destroy(fused_arg *a) {
-	if (a->reorder) dnnl_primitive_destroy(a->reorder);
-	if (a->inner) dnnl_memory_destroy(a->inner);
-	if (a->user) dnnl_memory_destroy(a->user);
-}
-
 void bnz_fused_destroy(bnz_fused *f) {
 	if (f == NULL) {
 		return;
 	}
-	fused_arg_destroy(&f->src);
-	fused_arg_destroy(&f->wei);
-	fused_arg_destroy(&f->dst);
+	bnz_arg_destroy(&f->src);
+	bnz_arg_destroy(&f->wei);
+	bnz_arg_destroy(&f->dst);
 	if (f->bias) dnnl_memory_destroy(f->bias);
 	for (int i = 0; i < 2; i++) {
 		if (f->vec[i]) dnnl_memory_destroy(f->vec[i]);
@@ -292,20 +254,13 @@ void bnz_fused_destroy(bnz_fused *f) {
 	free(f);
 }
 
-static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_stream_t stream, dnnl_memory_t from, dnnl_memory_t to,
-		const char **failed) {
-	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-	CHECK(dnnl_primitive_execute, (r, stream, 2, args));
-	return dnnl_success;
-}
-
-// attach points a's user memory at ptr and, when a has an inner layout, its inner memory at its arena slot;
+// attach points a's user memory at ptr and, when a has an inner layout, its inner memory at arena slot slot;
 // *m is the memory the primitive reads or writes.
-static dnnl_status_t attach(fused_arg *a, void *ptr, dnnl_memory_t *m, const char **failed) {
+static dnnl_status_t attach(bnz_arg *a, int slot, void *ptr, dnnl_memory_t *m, const char **failed) {
 	CHECK(dnnl_memory_set_data_handle, (a->user, ptr));
 	*m = a->user;
 	if (a->inner != NULL) {
-		void *buf = bnz_arena_get(a->slot, a->inner_size);
+		void *buf = bnz_arena_get(slot, a->inner_size);
 		if (buf == NULL) {
 			*failed = "aligned_alloc";
 			return dnnl_out_of_memory;
@@ -322,8 +277,8 @@ static dnnl_status_t fused_run(bnz_fused *f, dnnl_stream_t stream, void *x, void
 	int nargs = 0;
 	dnnl_memory_t ms, mw, md;
 	dnnl_status_t st;
-	if ((st = attach(&f->src, x, &ms, failed)) || (st = attach(&f->wei, w, &mw, failed)) ||
-			(st = attach(&f->dst, y, &md, failed))) {
+	if ((st = attach(&f->src, SLOT_SRC, x, &ms, failed)) || (st = attach(&f->wei, SLOT_WEI, w, &mw, failed)) ||
+			(st = attach(&f->dst, SLOT_DST, y, &md, failed))) {
 		return st;
 	}
 	args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, ms};
@@ -349,16 +304,16 @@ static dnnl_status_t fused_run(bnz_fused *f, dnnl_stream_t stream, void *x, void
 		CHECK(dnnl_memory_set_data_handle, (f->scratch, buf));
 		args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, f->scratch};
 	}
-	if (f->src.reorder != NULL && (st = run_reorder(f->src.reorder, stream, f->src.user, f->src.inner, failed))) {
+	if (f->src.reorder != NULL && (st = bnz_reorder(f->src.reorder, stream, f->src.user, f->src.inner, failed))) {
 		return st;
 	}
-	if (f->wei.reorder != NULL && (st = run_reorder(f->wei.reorder, stream, f->wei.user, f->wei.inner, failed))) {
+	if (f->wei.reorder != NULL && (st = bnz_reorder(f->wei.reorder, stream, f->wei.user, f->wei.inner, failed))) {
 		return st;
 	}
 	if (f->sum) {
 		CHECK(dnnl_memory_set_data_handle, (f->res, res));
 		if (f->res_reorder != NULL) {
-			if ((st = run_reorder(f->res_reorder, stream, f->res, md, failed))) {
+			if ((st = bnz_reorder(f->res_reorder, stream, f->res, md, failed))) {
 				return st;
 			}
 		} else {
@@ -377,7 +332,7 @@ static dnnl_status_t fused_run(bnz_fused *f, dnnl_stream_t stream, void *x, void
 		bnz_own_posts((float *)out, f->n, f->o, f->hw, f->affine_block, f->tanh, f->tanh_in, f->tanh_shift,
 				f->tanh_scale, f->affine, (const float *)scale, (const float *)shift);
 	}
-	if (f->dst.reorder != NULL && (st = run_reorder(f->dst.reorder, stream, f->dst.inner, f->dst.user, failed))) {
+	if (f->dst.reorder != NULL && (st = bnz_reorder(f->dst.reorder, stream, f->dst.inner, f->dst.user, failed))) {
 		return st;
 	}
 	CHECK(dnnl_stream_wait, (stream));
@@ -407,7 +362,7 @@ void bnz_fused_describe(const bnz_fused *f, char *buf, size_t size) {
 struct bnz_pool {
 	dnnl_primitive_t prim;
 	dnnl_memory_t src;
-	fused_arg dst;
+	bnz_arg dst;
 	char impl[64];
 };
 
@@ -434,7 +389,7 @@ static dnnl_status_t pool_build(bnz_pool *p, dnnl_engine_t eng, const int64_t g[
 		return dnnl_runtime_error;
 	}
 	CHECK(dnnl_memory_create, (&p->src, &src_md, eng, DNNL_MEMORY_NONE));
-	dnnl_status_t st = fused_arg_setup(&p->dst, 2, 1, eng, &dst_user, pdst, failed);
+	dnnl_status_t st = bnz_arg_init(&p->dst, 1, eng, &dst_user, pdst, failed);
 	if (st != dnnl_success) {
 		return st;
 	}
@@ -467,7 +422,7 @@ void bnz_pool_destroy(bnz_pool *p) {
 	}
 	if (p->prim) dnnl_primitive_destroy(p->prim);
 	if (p->src) dnnl_memory_destroy(p->src);
-	fused_arg_destroy(&p->dst);
+	bnz_arg_destroy(&p->dst);
 	free(p);
 }
 
@@ -475,12 +430,12 @@ static dnnl_status_t pool_run(bnz_pool *p, dnnl_stream_t stream, void *x, void *
 	dnnl_memory_t md;
 	dnnl_status_t st;
 	CHECK(dnnl_memory_set_data_handle, (p->src, x));
-	if ((st = attach(&p->dst, y, &md, failed))) {
+	if ((st = attach(&p->dst, SLOT_DST, y, &md, failed))) {
 		return st;
 	}
 	dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_DST, md}};
 	CHECK(dnnl_primitive_execute, (p->prim, stream, 2, args));
-	if (p->dst.reorder != NULL && (st = run_reorder(p->dst.reorder, stream, p->dst.inner, p->dst.user, failed))) {
+	if (p->dst.reorder != NULL && (st = bnz_reorder(p->dst.reorder, stream, p->dst.inner, p->dst.user, failed))) {
 		return st;
 	}
 	CHECK(dnnl_stream_wait, (stream));

@@ -175,7 +175,7 @@ static inline double fast_exp(double y, const double *table, const double *k) {
 #define TANH_BIG 9.1
 
 #ifdef __AVX2__
-// tanh4 is the scalar loop body below on four lanes, operation for operation (IEEE double arithmetic is the same
+// tanh4 is tanh1 (below) on four lanes, operation for operation (IEEE double arithmetic is the same
 // in a vector lane; the table is read with a gather): GCC does not vectorise the scalar loop (its branches and
 // table lookup), which ran at ~8 ns a value.
 static inline __m128 tanh4(__m128 xf, __m256d in_scale, __m256d shift, __m256d out_scale, const double *table,
@@ -212,42 +212,38 @@ static inline __m128 tanh4(__m128 xf, __m256d in_scale, __m256d shift, __m256d o
 }
 #endif
 
+// tanh1 is the loop body for one value: out_scale·tanh(in_scale·x − shift), as layers' tanhSlice computes it.
+static inline float tanh1(float x, double in_scale, double shift, double out_scale, const double *table,
+		const double *k) {
+	const double c3 = -1.0 / 3, c5 = 2.0 / 15, c7 = -17.0 / 315;
+	double z = in_scale * (double)x - shift;
+	double a = fabs(z);
+	double s = a * a;
+	double small = a + a * s * (c3 + s * (c5 + s * c7));
+	double e = fast_exp(2 * (a < TANH_BIG ? a : 0), table, k);
+	double t = a < TANH_LIN ? small : (a < TANH_BIG ? 1 - 2 / (e + 1) : 1.0);
+	double res = z != z ? z : copysign(t, z);
+	return (float)(out_scale * res);
+}
+
 void bnz_tanh(int64_t len, const float *x, float *y, double in_scale, double shift, double out_scale,
 		const double *table, const double *k) {
-	const double c3 = -1.0 / 3, c5 = 2.0 / 15, c7 = -17.0 / 315;
 #ifdef __AVX2__
 	const __m256d vin = _mm256_set1_pd(in_scale), vsh = _mm256_set1_pd(shift), vout = _mm256_set1_pd(out_scale);
 	const __m256d k0 = _mm256_set1_pd(k[0]), k1 = _mm256_set1_pd(k[1]);
+#endif
 	const int64_t chunks = (len + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static)
 	for (int64_t ch = 0; ch < chunks; ch++) {
 		const int64_t hi = ch * CHUNK + CHUNK < len ? ch * CHUNK + CHUNK : len;
 		int64_t i = ch * CHUNK;
+#ifdef __AVX2__
 		for (; i + 4 <= hi; i += 4)
 			_mm_storeu_ps(y + i, tanh4(_mm_loadu_ps(x + i), vin, vsh, vout, table, k0, k1));
-		for (; i < hi; i++) {
-			double z = in_scale * (double)x[i] - shift;
-			double a = fabs(z);
-			double s = a * a;
-			double small = a + a * s * (c3 + s * (c5 + s * c7));
-			double e = fast_exp(2 * (a < TANH_BIG ? a : 0), table, k);
-			double t = a < TANH_LIN ? small : (a < TANH_BIG ? 1 - 2 / (e + 1) : 1.0);
-			double res = z != z ? z : copysign(t, z);
-			y[i] = (float)(out_scale * res);
-		}
-	}
-	return;
 #endif
-	FOR_CHUNKS(len, i, {
-		double z = in_scale * (double)x[i] - shift;
-		double a = fabs(z);
-		double s = a * a;
-		double small = a + a * s * (c3 + s * (c5 + s * c7));
-		double e = fast_exp(2 * (a < TANH_BIG ? a : 0), table, k);
-		double t = a < TANH_LIN ? small : (a < TANH_BIG ? 1 - 2 / (e + 1) : 1.0);
-		double res = z != z ? z : copysign(t, z);
-		y[i] = (float)(out_scale * res);
-	});
+		for (; i < hi; i++)
+			y[i] = tanh1(x[i], in_scale, shift, out_scale, table, k);
+	}
 }
 
 // bnz_tanh_backward writes dx = (float)(prod·(1 − (y/scale)²)) · dy for y = scale·tanh(slope·x − shift), prod =

@@ -28,14 +28,6 @@ func relayout(t *testing.T, v []float32, n, c, h, w int, in, out Layout) []float
 	return r
 }
 
-func randSlice(rng *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(rng.NormFloat64())
-	}
-	return s
-}
-
 // TestFusedConvMatchesItsDefinition checks a fused convolution's output against conv (naive, float64) followed by
 // its bias and post-ops one at a time, for the chains bnzoo builds: folded BatchNorm + ReLU, tanh + per-channel
 // scale and shift, LeCun tanh, a residual sum before ReLU and tanh (oneDNN 2.6 runs a sum after a binary post-op
@@ -94,8 +86,8 @@ func TestFusedConvMatchesItsDefinition(t *testing.T) {
 				f.Residual = Plain
 			}
 			lx, lw, ly := c.s.sizes()
-			x, w, res := randSlice(rng, lx), randSlice(rng, lw), randSlice(rng, ly)
-			bias, scale, shift := randSlice(rng, c.s.O), randSlice(rng, c.s.O), randSlice(rng, c.s.O)
+			x, w, res := random(rng, lx), random(rng, lw), random(rng, ly)
+			bias, scale, shift := random(rng, c.s.O), random(rng, c.s.O), random(rng, c.s.O)
 			ref, _, _ := naive(c.s, x, w, make([]float32, ly))
 			ho, wo := c.s.Out()
 			hw := ho * wo
@@ -192,7 +184,7 @@ func TestMaxPoolMatchesItsDefinition(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	n, c, h, w, k, s := 2, 2*b, 7, 7, 2, 2
 	ho, wo := (h-k)/s+1, (w-k)/s+1
-	x := randSlice(rng, n*c*h*w)
+	x := random(rng, n*c*h*w)
 	want := make([]float32, n*c*ho*wo)
 	for p := 0; p < n*c; p++ {
 		for oy := 0; oy < ho; oy++ {
